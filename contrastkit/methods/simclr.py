@@ -1,0 +1,63 @@
+"""SimCLR: two augmented views of each image, told apart from all other images in the batch.
+
+Reference: Ting Chen, Simon Kornblith, Mohammad Norouzi, Geoffrey Hinton, "A Simple Framework
+for Contrastive Learning of Visual Representations", ICML 2020,
+https://arxiv.org/abs/2002.05709.
+
+    v1, v2 = aug(x), aug(x)            two views of every image
+    h = f(v)                           encoder (the representation we keep)
+    z = g(h)                           projection head (thrown away after training)
+    loss = NT-Xent(z1, z2; t)          each view must pick its partner among 2N - 1 candidates
+
+Scaled down: a 16-32-64-128 ConvNet instead of ResNet-50, batch 256 instead of 4,096, a few
+hundred steps with Adam instead of LARS for hundreds of epochs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..augment import AugmentConfig, views
+from ..losses import nt_xent
+from ..models import projection_head
+from . import images
+
+
+class SimCLR(nn.Module):
+    """Encoder + projector trained with NT-Xent on two views per image.
+
+    Args:
+        encoder: any module with an ``out_dim`` attribute (e.g. ``SmallConvNet()``).
+        proj_dim: output size of the projection head.
+        temperature: NT-Xent's ``t``.
+        augment: an ``AugmentConfig`` or preset name for the views.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        proj_dim: int = 64,
+        temperature: float = 0.5,
+        augment: AugmentConfig | str = "simclr",
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
+        self.temperature = temperature
+        self.augment = augment
+
+    def loss(self, batch: Tensor | tuple) -> Tensor:
+        x = images(batch)  # (N, C, H, W)
+        v1, v2 = views(x, 2, self.augment)
+        # one forward pass over both views: half the kernel launches, shared BN statistics
+        z = self.projector(self.encoder(torch.cat([v1, v2])))  # (2N, proj_dim)
+        z1, z2 = z.chunk(2)
+        return nt_xent(z1, z2, self.temperature)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The representation used downstream: the encoder's output, before the projector."""
+        return self.encoder(x)
+
+
+METHOD = SimCLR
