@@ -424,3 +424,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("contrastkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `contrastkit list | head`: the reader left, not an error
+        sys.stderr.close()
+        return 0
