@@ -3,12 +3,22 @@
 The usual contrastive pipeline augments one PIL image at a time in DataLoader workers and
 starves the accelerator. Here a whole ``(N, C, H, W)`` batch is augmented with a handful of
 tensor ops: every sample draws its own parameters (a crop box, jitter factors, a blur sigma),
-and masks and index arithmetic apply them, with no Python loop over images.
+and small per-sample matrices apply them, with no Python loop over images.
 
-* crop + flip are one affine ``grid_sample`` (the crop box and the mirror are one matrix);
-* brightness / contrast / saturation / hue are per-sample linear colour maps (the hue shift is
-  a rotation about the grey axis in YIQ space, a cheap stand-in for an HSV round trip);
-* blur is a depthwise convolution with one Gaussian kernel per sample.
+Every op of the SimCLR recipe is linear in the pixels, so each sample's whole chain collapses
+to three small matrices (``benchmarks/README.md`` has the profile that motivated this):
+
+* crop + flip (+ shift) and blur act on rows and columns separately: ``R @ x @ C^T`` with
+  ``R`` (H, H) and ``C`` (W, W) per sample -- bilinear resampling is the "hat" weight
+  ``max(0, 1 - |p - j|)`` (what ``grid_sample`` computes), the blur a banded matrix with the
+  reflected border folded in, and blur-after-crop is just the product of the two;
+* brightness / contrast / saturation / hue / grayscale are one per-sample ``(C, C)`` colour
+  map plus an offset (the hue shift is a rotation about the grey axis in YIQ space, a cheap
+  stand-in for an HSV round trip).
+
+A rotation breaks the separability: then crop/flip/rotate is one ``affine_grid`` +
+``grid_sample`` as before. The random draws happen in the same order as in the straightforward
+op-by-op version, so a seed gives the same augmentations as it always did.
 
 ``views(x, n=2, config)`` returns ``n`` independently augmented copies of the batch.
 """
@@ -104,9 +114,11 @@ def _coin(n: int, p: float, device: torch.device) -> Tensor:
     return torch.rand(n, device=device) < p
 
 
-def _geometric(x: Tensor, cfg: AugmentConfig) -> Tensor:
-    """Random resized crop, flip, rotation and shift as one affine resampling per sample."""
-    n, dev = x.shape[0], x.device
+# -- geometry: crop, flip, shift (separable) or rotation (affine grid) -------------------------
+
+
+def _geometric_params(n: int, cfg: AugmentConfig, dev: torch.device) -> tuple[Tensor, ...]:
+    """Per-sample box scale ``(sx, sy)``, centre ``(tx, ty)`` in [-1, 1] coords, mirror, angle."""
     sx = torch.ones(n, device=dev)
     sy = torch.ones(n, device=dev)
     tx = torch.zeros(n, device=dev)
@@ -126,6 +138,11 @@ def _geometric(x: Tensor, cfg: AugmentConfig) -> Tensor:
         ty = ty + _uniform(n, -2 * cfg.translate, 2 * cfg.translate, dev)
     mirror = torch.where(_coin(n, cfg.flip, dev), -1.0, 1.0)
     angle = _uniform(n, -cfg.rotate, cfg.rotate, dev) * (math.pi / 180)
+    return sx, sy, tx, ty, mirror, angle
+
+
+def _affine(x: Tensor, sx, sy, tx, ty, mirror, angle) -> Tensor:
+    """Crop, mirror, rotate and shift as one affine resampling per sample (``grid_sample``)."""
     cos, sin = angle.cos(), angle.sin()
     # theta maps output coords to input coords: scale (crop), mirror, rotate, then shift
     theta = torch.stack(
@@ -139,68 +156,118 @@ def _geometric(x: Tensor, cfg: AugmentConfig) -> Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def _resample_matrix(scale: Tensor, shift: Tensor, size: int, dtype: torch.dtype) -> Tensor:
+    """(N, size, size) bilinear resampling along one axis: output i reads input at scale*u+shift.
+
+    The same numbers as ``grid_sample(align_corners=False, padding_mode="zeros")`` for an
+    axis-aligned ``theta``: the weight of input pixel j is the hat ``max(0, 1 - |p - j|)``.
+    """
+    pos = torch.arange(size, device=scale.device, dtype=dtype)
+    u = (2 * pos + 1) / size - 1  # output pixel centres in [-1, 1]
+    g = scale.to(dtype)[:, None] * u + shift.to(dtype)[:, None]  # (N, size) where each reads
+    p = ((g + 1) * size - 1) / 2  # ... in input pixel units
+    return (1 - (p[:, :, None] - pos).abs()).clamp_min(0)  # (N, out, in)
+
+
+def _blur_matrix(sigma: Tensor, radius: int, size: int, dtype: torch.dtype) -> Tensor:
+    """(N, size, size) Gaussian blur along one axis with reflected borders (like ``F.pad``)."""
+    if radius >= size:
+        raise ValueError(
+            f"blur_sigma up to {radius / 2:g} px needs images wider than {radius} px, got {size}"
+        )
+    dev = sigma.device
+    offsets = torch.arange(-radius, radius + 1, device=dev)
+    kernel = torch.exp(-(offsets.to(dtype)[None] ** 2) / (2 * sigma.to(dtype)[:, None] ** 2))
+    kernel = kernel / kernel.sum(1, keepdim=True)  # (N, K)
+    src = (torch.arange(size, device=dev)[:, None] + offsets).abs()  # (size, K), reflect left
+    src = torch.where(src > size - 1, 2 * (size - 1) - src, src)  # ... and right
+    return torch.einsum("nk,ikj->nij", kernel, F.one_hot(src, size).to(dtype))
+
+
+def _separable(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """``rows @ x @ cols^T`` per sample: x (N, C, H, W), rows (N, H, H), cols (N, W, W)."""
+    n, c, h, w = x.shape
+    x = torch.bmm(x.reshape(n, c * h, w), cols.transpose(1, 2))  # along width: (N, C*H, W)
+    # along height, one (H, H) @ (H, W) per image-channel; an explicit expand + bmm is ~10x
+    # faster on CPU than matmul's broadcasting of rows[:, None] (profiled, torch 2.14)
+    rows = rows[:, None].expand(n, c, h, h).reshape(n * c, h, h)
+    return torch.bmm(rows, x.view(n * c, h, w)).view(n, c, h, w)
+
+
+# -- colour: jitter and grayscale as one per-sample affine colour map --------------------------
+
+
 # RGB <-> YIQ: hue is the angle in the IQ plane, so a hue shift is a 2-D rotation there.
 _RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ2RGB = torch.linalg.inv(_RGB2YIQ)
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
-def _colour(x: Tensor, cfg: AugmentConfig) -> Tensor:
-    """Per-sample brightness, contrast, saturation and hue on RGB batches."""
-    n, dev, dtype = x.shape[0], x.device, x.dtype
-    on = _coin(n, cfg.jitter, dev)[:, None, None, None]
-    out = x
+def _jitter_params(n: int, c: int, cfg: AugmentConfig, dev: torch.device) -> dict[str, Tensor]:
+    """Per-sample on/off and factors of brightness, contrast, saturation, hue."""
+    p = {"on": _coin(n, cfg.jitter, dev)}
     if cfg.brightness:
-        b = _uniform(n, 1 - cfg.brightness, 1 + cfg.brightness, dev)[:, None, None, None]
-        out = out * b
-    if x.shape[1] == 3:
-        luma = _LUMA.to(dev, dtype)[None, :, None, None]
-        if cfg.contrast:
-            c = _uniform(n, 1 - cfg.contrast, 1 + cfg.contrast, dev)[:, None, None, None]
-            mean = (out * luma).sum(1, keepdim=True).mean((2, 3), keepdim=True)
-            out = (out - mean) * c + mean
+        p["brightness"] = _uniform(n, 1 - cfg.brightness, 1 + cfg.brightness, dev)
+    if cfg.contrast:
+        p["contrast"] = _uniform(n, 1 - cfg.contrast, 1 + cfg.contrast, dev)
+    if c == 3:
         if cfg.saturation:
-            s = _uniform(n, 1 - cfg.saturation, 1 + cfg.saturation, dev)[:, None, None, None]
-            grey = (out * luma).sum(1, keepdim=True)
-            out = (out - grey) * s + grey
+            p["saturation"] = _uniform(n, 1 - cfg.saturation, 1 + cfg.saturation, dev)
         if cfg.hue:
-            a = _uniform(n, -cfg.hue, cfg.hue, dev) * 2 * math.pi
-            rot = torch.zeros(n, 3, 3, device=dev)
+            p["hue"] = _uniform(n, -cfg.hue, cfg.hue, dev) * 2 * math.pi
+    return p
+
+
+def _colour_map(
+    jitter: dict[str, Tensor] | None, grey: Tensor | None, mean: Tensor | None, dtype
+) -> tuple[Tensor, Tensor]:
+    """Compose jitter then grayscale into ``out = m @ pixel + t``: m (N, C, C), t (N, C).
+
+    Each step is linear, so it updates (m, t); ``mean`` (N, C) is the per-channel mean of the
+    input image, which the contrast step needs (it pulls pixels towards the mean grey level).
+    """
+    n, c = mean.shape
+    dev = mean.device
+    eye = torch.eye(c, device=dev, dtype=dtype).expand(n, c, c)
+    m, t = eye, torch.zeros(n, c, device=dev, dtype=dtype)
+    luma = _LUMA.to(dev, dtype) if c == 3 else torch.full((c,), 1 / c, device=dev, dtype=dtype)
+    to_grey = torch.ones(c, 1, device=dev, dtype=dtype) * luma  # (C, C): every channel <- luma
+    if jitter is not None:
+        if "brightness" in jitter:
+            b = jitter["brightness"].to(dtype)
+            m, t = m * b[:, None, None], t * b[:, None]
+        if "contrast" in jitter:
+            k = jitter["contrast"].to(dtype)
+            level = ((m @ mean[:, :, None]).squeeze(2) + t) @ luma  # (N,) mean grey of `out`
+            m, t = m * k[:, None, None], t * k[:, None] + ((1 - k) * level)[:, None]
+        if "saturation" in jitter:
+            s = jitter["saturation"].to(dtype)[:, None, None]
+            mix = s * torch.eye(c, device=dev, dtype=dtype) + (1 - s) * to_grey  # (N, C, C)
+            m, t = mix @ m, (mix @ t[:, :, None]).squeeze(2)
+        if "hue" in jitter:
+            a = jitter["hue"].to(dtype)
+            rot = torch.zeros(n, 3, 3, device=dev, dtype=dtype)
             rot[:, 0, 0] = 1
             rot[:, 1, 1], rot[:, 1, 2] = a.cos(), -a.sin()
             rot[:, 2, 1], rot[:, 2, 2] = a.sin(), a.cos()
-            m = _YIQ2RGB.to(dev) @ rot @ _RGB2YIQ.to(dev)  # (N, 3, 3)
-            out = torch.einsum("nij,njhw->nihw", m.to(dtype), out)
-    elif cfg.contrast:
-        c = _uniform(n, 1 - cfg.contrast, 1 + cfg.contrast, dev)[:, None, None, None]
-        mean = out.mean((1, 2, 3), keepdim=True)
-        out = (out - mean) * c + mean
-    return torch.where(on, out, x)
+            hue = _YIQ2RGB.to(dev, dtype) @ rot @ _RGB2YIQ.to(dev, dtype)  # (N, 3, 3)
+            m, t = hue @ m, (hue @ t[:, :, None]).squeeze(2)
+        on = jitter["on"]
+        m, t = torch.where(on[:, None, None], m, eye), torch.where(on[:, None], t, 0.0)
+    if grey is not None:
+        m = torch.where(grey[:, None, None], to_grey @ m, m)
+        t = torch.where(grey[:, None], t @ to_grey.T, t)
+    return m, t
 
 
-def _grayscale(x: Tensor, p: float) -> Tensor:
-    if x.shape[1] != 3:
-        return x
-    grey = (x * _LUMA.to(x.device, x.dtype)[None, :, None, None]).sum(1, keepdim=True)
-    return torch.where(_coin(x.shape[0], p, x.device)[:, None, None, None], grey.expand_as(x), x)
-
-
-def _blur(x: Tensor, p: float, sigma_range: tuple[float, float]) -> Tensor:
-    """Gaussian blur with a per-sample sigma: one depthwise separable convolution."""
+def _apply_colour(x: Tensor, m: Tensor, t: Tensor) -> Tensor:
     n, c, h, w = x.shape
-    dev = x.device
-    sigma = _uniform(n, *sigma_range, dev)
-    radius = max(1, int(math.ceil(2 * sigma_range[1])))
-    offsets = torch.arange(-radius, radius + 1, device=dev, dtype=x.dtype)
-    kernel = torch.exp(-(offsets[None] ** 2) / (2 * sigma[:, None] ** 2))  # (N, K)
-    kernel = kernel / kernel.sum(1, keepdim=True)
-    k = kernel.repeat_interleave(c, dim=0)  # (N*C, K), one kernel per image-channel
-    flat = x.reshape(1, n * c, h, w)
-    flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")
-    flat = F.conv2d(flat, k[:, None, None, :], groups=n * c)  # along width
-    flat = F.conv2d(flat, k[:, None, :, None], groups=n * c)  # along height
-    out = flat.reshape(n, c, h, w)
-    return torch.where(_coin(n, p, dev)[:, None, None, None], out, x)
+    if c == 1:
+        return x * m[:, :, :, None] + t[:, :, None, None]
+    return torch.baddbmm(t[:, :, None], m, x.reshape(n, c, h * w)).view(n, c, h, w)
+
+
+# -- the rest: per-pixel ops -------------------------------------------------------------------
 
 
 def _cutout(x: Tensor, p: float, size: float) -> Tensor:
@@ -216,6 +283,66 @@ def _cutout(x: Tensor, p: float, size: float) -> Tensor:
     return x.masked_fill(box[:, None], 0.0)
 
 
+def _augment(x: Tensor, cfg: AugmentConfig) -> Tensor:
+    n, c, h, w = x.shape
+    dev, dtype = x.device, x.dtype
+    # 1. draw every random parameter, in the order of the op-by-op pipeline (seeds keep
+    #    giving the same augmentations): geometry, jitter, grayscale, blur.
+    rows = cols = None  # (N, H, H), (N, W, W): the separable part, out = rows @ x @ cols^T
+    if cfg.crop_scale is not None or cfg.flip or cfg.rotate or cfg.translate:
+        sx, sy, tx, ty, mirror, angle = _geometric_params(n, cfg, dev)
+        if cfg.rotate:  # not separable: resample now
+            x = _affine(x, sx, sy, tx, ty, mirror, angle)
+        else:
+            rows = _resample_matrix(sy, ty, h, dtype)
+            cols = _resample_matrix(sx * mirror, tx, w, dtype)
+    jitter = _jitter_params(n, c, cfg, dev) if cfg.jitter else None
+    grey = _coin(n, cfg.grayscale, dev) if cfg.grayscale and c == 3 else None
+    if cfg.blur:
+        sigma = _uniform(n, *cfg.blur_sigma, dev)
+        blurred = _coin(n, cfg.blur, dev)[:, None, None]
+
+    # 2. the colour map needs the mean colour of the cropped image (for contrast); it equals
+    #    x weighted by the column sums of the resampling matrices, so no resampling is needed.
+    colour = None
+    if jitter is not None or grey is not None:
+        if jitter is not None and "contrast" in jitter:
+            if rows is None:
+                mean = x.mean((2, 3))
+            else:
+                col_w = cols.sum(1)[:, :, None]  # (N, W, 1): weight of each input column
+                per_row = torch.bmm(x.reshape(n, c * h, w), col_w).view(n, c, h)
+                mean = (per_row * rows.sum(1)[:, None]).sum(2) / (h * w)  # (N, C)
+        else:
+            mean = x.new_zeros(n, c)  # only its shape is used
+        colour = _colour_map(jitter, grey, mean, dtype)
+
+    # 3. blur commutes with the colour map (its rows sum to 1, the same for every channel),
+    #    so blur-after-crop folds into the separable matrices.
+    if cfg.blur:
+        radius = max(1, int(math.ceil(2 * cfg.blur_sigma[1])))
+        bh = _blur_matrix(sigma, radius, h, dtype)
+        bw = bh if w == h else _blur_matrix(sigma, radius, w, dtype)
+        eye_h = torch.eye(h, device=dev, dtype=dtype)
+        bh = torch.where(blurred, bh, eye_h)
+        bw = torch.where(blurred, bw, torch.eye(w, device=dev, dtype=dtype))
+        rows = bh if rows is None else bh @ rows
+        cols = bw if cols is None else bw @ cols
+
+    # 4. apply: two small matmuls per sample for space, one for colour.
+    if rows is not None:
+        x = _separable(x, rows, cols)
+    if colour is not None:
+        x = _apply_colour(x, *colour)
+    if cfg.dropout:
+        x = x * (torch.rand_like(x[:, :1]) >= cfg.dropout)
+    if cfg.noise:
+        x = x + cfg.noise * torch.randn_like(x)
+    if cfg.cutout:
+        x = _cutout(x, cfg.cutout, cfg.cutout_size)
+    return x.clamp(0.0, 1.0) if cfg.clamp else x
+
+
 def augment(x: Tensor, config: AugmentConfig | str | None = None, **overrides) -> Tensor:
     """One random augmentation of every image in a batch, each with its own parameters.
 
@@ -227,6 +354,7 @@ def augment(x: Tensor, config: AugmentConfig | str | None = None, **overrides) -
 
     Returns:
         ``(N, C, H, W)`` on ``x``'s device, clipped to ``[0, 1]`` unless ``clamp=False``.
+        Computed in ``x``'s dtype even under autocast (bf16 would round pixels to 1/256).
 
     Raises:
         ValueError: if ``x`` is not a floating 4-D batch.
@@ -240,21 +368,11 @@ def augment(x: Tensor, config: AugmentConfig | str | None = None, **overrides) -
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a floating (N, C, H, W) tensor, got {shape}")
     cfg = _resolve(config, overrides)
-    if cfg.crop_scale is not None or cfg.flip or cfg.rotate or cfg.translate:
-        x = _geometric(x, cfg)
-    if cfg.jitter:
-        x = _colour(x, cfg)
-    if cfg.grayscale:
-        x = _grayscale(x, cfg.grayscale)
-    if cfg.blur:
-        x = _blur(x, cfg.blur, cfg.blur_sigma)
-    if cfg.dropout:
-        x = x * (torch.rand_like(x[:, :1]) >= cfg.dropout)
-    if cfg.noise:
-        x = x + cfg.noise * torch.randn_like(x)
-    if cfg.cutout:
-        x = _cutout(x, cfg.cutout, cfg.cutout_size)
-    return x.clamp(0.0, 1.0) if cfg.clamp else x
+    kind = x.device.type
+    if kind in ("cpu", "cuda") and torch.is_autocast_enabled(kind):
+        with torch.autocast(kind, enabled=False):
+            return _augment(x, cfg)
+    return _augment(x, cfg)
 
 
 def views(

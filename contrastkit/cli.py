@@ -397,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--workers", type=int, help="data-loading worker processes")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--repeats", type=_positive_int, help="time each pipeline this many times")
     p.set_defaults(handler=_cmd_bench)
     return parser
 

@@ -42,9 +42,10 @@ def _two_view_logits(z1: Tensor, z2: Tensor, temperature: float | Tensor) -> tup
     """
     n = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)  # (2N, D)
-    logits = z @ z.T / temperature  # (2N, 2N)
-    eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(eye, float("-inf"))
+    # dividing z, not the (2N, 2N) product, and masking in place save two (2N)^2 temporaries
+    # (and a (2N)^2 bool mask kept for backward): see benchmarks/README.md, "Large batches"
+    logits = (z / temperature) @ z.T  # (2N, 2N)
+    logits.fill_diagonal_(float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)  # (2N,)
     return logits, targets
 

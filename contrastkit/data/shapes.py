@@ -69,7 +69,8 @@ DEFAULT_CONTRAST = 0.5
 # Object radius as a fraction of half the image side. Large shapes keep the silhouette legible
 # at 16 px (a radius of 0.45 is 3.6 px there); the spread gives crops something to undo.
 SCALE_RANGE = (0.45, 0.8)
-TEXTURE_AMPLITUDE = (0.4, 1.0)
+TEXTURE_AMPLITUDE = 0.3
+TEXTURE_FREQ = (1.5, 4.0)
 TEXTURE_KINDS = (1, 2, 3)
 TEXTURE_ANGLES = None
 # Images rendered at once: bounds memory at about CHUNK * H * W * 40 bytes of temporaries.
@@ -246,36 +247,29 @@ def _render(p: dict[str, Tensor], size: int) -> Tensor:
 
 
 def _sample_colours(n: int, n_objects: int, contrast: float, textured: Tensor, g) -> dict:
-    """Object and background colours with a guaranteed per-channel gap.
+    """Object and background colours: a per-channel gap that grows with ``contrast``.
 
-    Per image, a sign says whether the objects are lighter or darker than the background; per
-    channel, the gap between the background's range and the objects is ``contrast * U(0.5, 1)``.
-    The same sign in every channel means the gap survives a grayscale view.
+    Per image, a polarity says whether the objects are lighter or darker than the background
+    (the same in every channel, so the gap survives a grayscale view); per channel the gap is
+    ``contrast * U(0.5, 1)``. The texture's second colour differs from the first by
+    ``(1 - contrast) * TEXTURE_AMPLITUDE * U(0.5, 1)`` per channel, in a random direction.
     """
     gap = contrast * (0.5 + 0.5 * torch.rand(n, 3, generator=g))  # (n, 3)
-    room = 1 - gap
-    # Texture amplitude: a random share of the room that the gap leaves (0 for plain images).
-    a0, a1 = TEXTURE_AMPLITUDE
-    width = room * (a0 + (a1 - a0) * torch.rand(n, 3, generator=g)) * textured[:, None]
-    lo = (room - width) * torch.rand(n, 3, generator=g)  # background spans [lo, lo + width]
-    hi = lo + width
-    # Each object: anywhere from the gap's edge up to 1 (in the "lighter" orientation).
-    obj = (
-        hi[:, None]
-        + gap[:, None]
-        + (1 - hi - gap)[:, None] * torch.rand(n, n_objects, 3, generator=g)
-    )
-    # Flip half the images (objects darker than the background) by mirroring the colour axis.
-    flip = torch.rand(n, generator=g) < 0.5
-    f1, f2 = flip[:, None], flip[:, None, None]
-    bg_a, bg_b = torch.where(f1, 1 - lo, lo), torch.where(f1, 1 - hi, hi)
-    obj = torch.where(f2, 1 - obj, obj)
-    # The inner dot (fine-grained "dot" variant) goes back towards the background side, half-way,
-    # so it reads as a feature of the object, not as a hole.
-    dot = obj + (torch.stack([bg_a, bg_b], 1).mean(1)[:, None] - obj) * 0.6
-    # Swap a and b at random so that the pattern's phase does not encode the flip.
-    swap = (torch.rand(n, generator=g) < 0.5)[:, None]
-    bg_a, bg_b = torch.where(swap, bg_b, bg_a), torch.where(swap, bg_a, bg_b)
+    dark = (1 - gap) * torch.rand(n, 3, generator=g)
+    light = dark + gap
+    lighter = (torch.rand(n, generator=g) < 0.5)[:, None]  # object polarity
+    bg_a = torch.where(lighter, dark, light)
+    # Objects (several per image share the background but not the colour): each channel
+    # anywhere on the object's side of the gap.
+    span = torch.where(lighter, 1 - light, dark)[:, None]  # (n, 1, 3)
+    step = span * torch.rand(n, n_objects, 3, generator=g)
+    obj = torch.where(lighter[:, None], light[:, None] + step, dark[:, None] - step)
+    amp = (1 - contrast) * TEXTURE_AMPLITUDE * (0.5 + 0.5 * torch.rand(n, 3, generator=g))
+    sign = torch.where(torch.rand(n, 3, generator=g) < 0.5, -1.0, 1.0)
+    bg_b = (bg_a + sign * amp * textured[:, None]).clamp(0, 1)
+    # The inner dot (fine-grained "dot" variant) sits half-way back towards the background: it
+    # reads as a mark on the object, distinct from a hole that shows the background itself.
+    dot = (obj + bg_a[:, None]) / 2
     return {"colour": obj, "dot_colour": dot, "bg_a": bg_a, "bg_b": bg_b}
 
 
@@ -316,7 +310,7 @@ def _sample_factors(
         "rot": rot,
         "bg_kind": kind,
         # 1.5-4 cycles per side: coarse enough to survive 16 px, fine enough to look textured.
-        "bg_freq": 1.5 + 2.5 * torch.rand(n, generator=g),
+        "bg_freq": TEXTURE_FREQ[0] + (TEXTURE_FREQ[1] - TEXTURE_FREQ[0]) * torch.rand(n, generator=g),
         "bg_angle": (math.pi * torch.rand(n, generator=g)) if TEXTURE_ANGLES is None else (math.pi / TEXTURE_ANGLES) * torch.randint(0, TEXTURE_ANGLES, (n,), generator=g).float(),
         "bg_phase": 2 * math.pi * torch.rand(n, 2, generator=g),
         "bg_noise": torch.rand(n, 1, 4, 4, generator=g),

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..augment import AugmentConfig, views
-from ..losses import nt_xent
+from ..distributed import global_nt_xent
 from ..models import projection_head
 from . import images
 
@@ -53,7 +53,8 @@ class SimCLR(nn.Module):
         # one forward pass over both views: half the kernel launches, shared BN statistics
         z = self.projector(self.encoder(torch.cat([v1, v2])))  # (2N, proj_dim)
         z1, z2 = z.chunk(2)
-        return nt_xent(z1, z2, self.temperature)
+        # nt_xent itself in one process; under torchrun, negatives from every rank's batch
+        return global_nt_xent(z1, z2, self.temperature)
 
     def embed(self, x: Tensor) -> Tensor:
         """The representation used downstream: the encoder's output, before the projector."""

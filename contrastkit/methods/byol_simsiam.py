@@ -1,0 +1,176 @@
+"""BYOL and SimSiam: learning without negatives, and what stops the embedding from collapsing.
+
+References: Jean-Bastien Grill, Florian Strub, Florent Altché, Corentin Tallec, Pierre H.
+Richemond, Elena Buchatskaya, Carl Doersch, Bernardo Avila Pires, Zhaohan Daniel Guo, Mohammad
+Gheshlaghi Azar, Bilal Piot, Koray Kavukcuoglu, Rémi Munos, Michal Valko, "Bootstrap Your Own
+Latent: A New Approach to Self-Supervised Learning", NeurIPS 2020,
+https://arxiv.org/abs/2006.07733; Xinlei Chen, Kaiming He, "Exploring Simple Siamese
+Representation Learning", CVPR 2021, https://arxiv.org/abs/2011.10566.
+
+    v1, v2 = aug(x), aug(x)                 two views of every image
+    z = g(f(v))                             online encoder f + projector g
+    p = q(z)                                predictor q (a small MLP), online branch only
+    SimSiam:  t = sg(z)                     the target is the *same* network, gradient stopped
+    BYOL:     t = g'(f'(v))                 the target is an EMA copy of f, g (never trained)
+    loss = 1/2 D(p1, t2) + 1/2 D(p2, t1),   D(p, t) = -cos(p, t)
+
+There are no negatives: nothing in the loss pushes two different images apart, so the constant
+embedding is a perfect minimiser. What avoids it in practice is the asymmetry between the two
+branches: the predictor and the stop-gradient (SimSiam), plus the slow EMA target (BYOL).
+Remove the stop-gradient or the predictor and the embedding collapses; the flags
+``stop_gradient`` and ``predictor`` are those ablations. ``metrics.embedding_std`` (SimSiam's
+indicator, ~1/sqrt(D) healthy, 0 collapsed) and ``metrics.effective_rank`` measure it.
+
+Scaled down: a 16-32-64-128 ConvNet instead of ResNet-50, 2-layer projector and predictor of
+width 64/32 instead of 2048/512 (BYOL: 4096/256), batch 256, a few hundred Adam steps instead of
+LARS/SGD for 100-1000 epochs, and a constant EMA momentum (BYOL anneals 0.996 -> 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..augment import AugmentConfig, views
+from ..blocks import MomentumEncoder
+from ..losses import negative_cosine
+from ..models import projection_head
+from . import images
+
+VARIANTS = ("simsiam", "byol")
+
+
+class BYOLSimSiam(nn.Module):
+    """SimSiam (``variant="simsiam"``) or BYOL (``variant="byol"``), with the collapse ablations.
+
+    Args:
+        encoder: any module with an ``out_dim`` attribute (e.g. ``SmallConvNet()``).
+        variant: ``"simsiam"`` (target = online branch, gradient stopped) or ``"byol"`` (target
+            = momentum copy of encoder + projector).
+        proj_dim: output size of the projector (and of the predictor).
+        pred_hidden: the predictor's hidden width; both papers use a bottleneck (proj_dim / 4
+            in SimSiam), default ``proj_dim // 2``.
+        stop_gradient: SimSiam only; ``False`` lets gradients flow into the target branch
+            (the ablation that collapses within a few steps in the paper).
+        predictor: ``False`` drops the predictor (``p = z``), the other collapsing ablation.
+        momentum: BYOL's EMA coefficient ``m`` (0.99 here; the paper starts at 0.996).
+        augment: an ``AugmentConfig`` or preset name for the views.
+
+    Raises:
+        ValueError: for an unknown variant, or ``stop_gradient=False`` with BYOL (its target is
+            an EMA copy that gradients never reach, so the flag would silently do nothing).
+
+    Example:
+        >>> simsiam = BYOLSimSiam(SmallConvNet())                       # the paper's SimSiam
+        >>> collapsing = BYOLSimSiam(SmallConvNet(), stop_gradient=False)  # its ablation
+        >>> byol = BYOLSimSiam(SmallConvNet(), variant="byol", momentum=0.99)
+        >>> hist = ck.fit(byol, shapes.x, steps=300, batch_size=128)   # after_step moves the EMA
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        variant: str = "simsiam",
+        proj_dim: int = 64,
+        pred_hidden: int | None = None,
+        stop_gradient: bool = True,
+        predictor: bool = True,
+        momentum: float = 0.99,
+        augment: AugmentConfig | str = "simclr",
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if variant == "byol" and not stop_gradient:
+            raise ValueError(
+                "stop_gradient=False only applies to variant='simsiam': BYOL's target is a "
+                "momentum copy that gradients never reach (use momentum=0 for a plain copy)"
+            )
+        self.variant = variant
+        self.stop_gradient = stop_gradient
+        self.augment = augment
+        self.encoder = encoder
+        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
+        if variant == "simsiam":
+            # SimSiam puts BN on the projector's output too (sec. 4.4 of the paper)
+            self.projector.append(nn.BatchNorm1d(proj_dim))
+        if predictor:
+            self.predictor = projection_head(proj_dim, hidden=pred_hidden or proj_dim // 2,
+                                             out_dim=proj_dim)
+        else:
+            self.predictor = nn.Identity()
+        self.target = MomentumEncoder(self.online, momentum) if variant == "byol" else None
+
+    @property
+    def online(self) -> nn.Sequential:
+        """The trained path, encoder then projector (what BYOL's target network tracks)."""
+        return nn.Sequential(self.encoder, self.projector)
+
+    def project(self, x: Tensor) -> Tensor:
+        """The projector's output ``z`` (where the papers measure collapse)."""
+        return self.projector(self.encoder(x))
+
+    def loss(self, batch: Tensor | tuple) -> Tensor:
+        x = images(batch)  # (N, C, H, W)
+        v1, v2 = views(x, 2, self.augment)
+        v = torch.cat([v1, v2])  # one pass over both views: shared BN statistics
+        z = self.project(v)  # (2N, proj_dim)
+        p1, p2 = self.predictor(z).chunk(2)  # (N, proj_dim) each
+        t1, t2 = (self.target(v) if self.target is not None else z).chunk(2)
+        # each view predicts the *other* view's target; the target side gets no gradient
+        # (always for BYOL, whose target is under no_grad; for SimSiam unless ablated)
+        sg = self.stop_gradient
+        return 0.5 * negative_cosine(p1, t2, sg) + 0.5 * negative_cosine(p2, t1, sg)
+
+    def after_step(self, step: int) -> None:
+        """BYOL: move the target network one EMA step towards the online network."""
+        if self.target is not None:
+            self.target.update(self.online)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The representation used downstream: the encoder's output, before the projector."""
+        return self.encoder(x)
+
+
+def explorer_state(runs: Mapping[str, Mapping], variant: str, metric: str = "std") -> dict:
+    """What the notebook's variant explorer draws for one choice (pure, so tests call it too).
+
+    Args:
+        runs: name -> a finished run, ``{"step": [...], "std": [...], "erank": [...],
+            "dim": D, "points": (M, 3) array}``; ``std``/``erank`` are the collapse indicators
+            (``metrics.embedding_std`` / ``metrics.effective_rank`` of the projector's output)
+            measured at ``step``; ``points`` are the run's L2-normalised embeddings in 3-D.
+        variant: the run to highlight. metric: ``"std"`` or ``"erank"``.
+
+    Returns:
+        ``{"curves": name -> (steps, values) with the chosen run first, "reference": the value
+        of a healthy, spread-out embedding (1/sqrt(D) for std, D for erank), "final": the chosen
+        run's last value, "fraction": final / reference, "points": its 3-D points}``.
+
+    Raises:
+        KeyError: for an unknown variant. ValueError: for an unknown metric.
+    """
+    if metric not in ("std", "erank"):
+        raise ValueError(f"metric must be 'std' or 'erank', got {metric!r}")
+    if variant not in runs:
+        raise KeyError(f"unknown variant {variant!r}; runs: {', '.join(runs)}")
+    chosen = runs[variant]
+    order = [variant] + [name for name in runs if name != variant]
+    curves = {name: (list(runs[name]["step"]), list(runs[name][metric])) for name in order}
+    dim = int(chosen["dim"])
+    reference = 1.0 / math.sqrt(dim) if metric == "std" else float(dim)
+    final = float(chosen[metric][-1])
+    return {
+        "curves": curves,
+        "reference": reference,
+        "final": final,
+        "fraction": final / reference,
+        "points": np.asarray(chosen["points"]),
+    }
+
+
+METHOD = BYOLSimSiam
