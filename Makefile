@@ -45,8 +45,11 @@ notebooks: venv
 		--nbval-cell-timeout=900 $(NOTEBOOKS)
 	$(BIN)/contrastkit report --results-dir $(RESULTS)/test-claims --require-done
 
+# JupyterLab driven headless in Debian's chromium by Playwright; installs both when missing,
+# or the tests skip with a loud message (never a browser download).
 browser: venv
-	@echo "browser tests: not wired yet"
+	-scripts/install_browser_deps.sh $(BIN)/python
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser -rs tests/browser
 
 report: venv
 	$(BIN)/contrastkit report --results-dir $(RESULTS)/claims

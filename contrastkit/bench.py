@@ -319,8 +319,8 @@ def bench(
         workers: DataLoader worker processes of the reference (default ``os.cpu_count()``).
         compile: ``torch.compile`` the method's sub-modules (all pipelines).
         channels_last: run the model in ``channels_last`` memory format (all pipelines).
-        repeats: how many times to time each pipeline; they are interleaved (A B C A B C) so a
-            change in the machine's load hits all of them alike.
+        repeats: how many times to time each pipeline; they are interleaved, in a rotating
+            order (A B C, B C A, ...), so a change in the machine's load hits all alike.
         n_images: dataset size (default ``max(8 * batch_size, 2048)``).
         pipelines: which of ``"contrastkit"``, ``"reference"``, ``"bare"`` to run.
         log: called with a line of progress (e.g. ``print``), or None.
@@ -364,8 +364,8 @@ def bench(
         model, opt = _build(method, encoder, channels, image_size, seed)
         _prepare(model, dev, channels_last, compile)
 
-        def next_batch():  # indices drawn on the device: no host round trip
-            idx = torch.randint(len(x_dev), (batch_size,), device=dev, generator=gen)
+        def next_batch():  # as in fit, without replacement; drawn on the device: no sync
+            idx = torch.randperm(len(x_dev), device=dev, generator=gen)[:batch_size]
             return x_dev[idx], y_dev[idx]
 
         return _timed(next_batch, _make_step(model, opt, dev, amp), seconds, warmup, dev)
@@ -410,7 +410,7 @@ def bench(
         _prepare(model, dev, channels_last, compile)
         cfg = getattr(model, "augment", None)
         pool = []
-        for i in range(4):  # a few distinct batches, so caches see fresh data each step
+        for i in range(min(4, len(x_dev) // batch_size)):  # a few distinct batches
             x = x_dev[i * batch_size : (i + 1) * batch_size]
             pool.append((views(x, 2, cfg), y_dev[i * batch_size : (i + 1) * batch_size]))
         counter = iter(range(10**12))
@@ -426,8 +426,10 @@ def bench(
 
     runners = {"contrastkit": run_contrastkit, "reference": run_reference, "bare": run_bare}
     runs: dict[str, list[dict]] = {p: [] for p in pipelines}
+    pipelines = list(pipelines)
     for r in range(repeats):
-        for p in pipelines:
+        shift = r % len(pipelines)  # rotate the order: no pipeline always runs first or last
+        for p in pipelines[shift:] + pipelines[:shift]:
             out = runners[p]()
             out["images_per_second"] = out["steps"] * batch_size / out["seconds"]
             out["images_per_cpu_second"] = out["steps"] * batch_size / max(out["cpu_seconds"], 1e-9)

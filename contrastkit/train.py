@@ -89,8 +89,13 @@ def _as_tensors(data: Tensor | ImageData | Sequence[Tensor]) -> tuple[tuple[Tens
 def _batches(tensors: tuple[Tensor, ...], bare: bool, batch_size: int, generator: torch.Generator):
     """Endless random batches (sampled without replacement within a batch), on data's device."""
     n = tensors[0].shape[0]
+    device = tensors[0].device
     while True:
-        idx = torch.randperm(n, generator=generator)[:batch_size].to(tensors[0].device)
+        idx = torch.randperm(n, generator=generator)[:batch_size]  # the CPU generator: resumable
+        if device.type == "cuda":  # from pinned memory the copy is async: no per-step sync
+            idx = idx.pin_memory().to(device, non_blocking=True)
+        else:
+            idx = idx.to(device)
         picked = tuple(t[idx] for t in tensors)
         yield picked[0] if bare else picked
 

@@ -55,7 +55,7 @@ fi
 
 # --- playwright (PyPI package, Python side only) -------------------------------------------
 if [ ! -x "$PYTHON" ]; then
-    loud "no Python at $PYTHON (create the venv first: make install)"
+    loud "no Python at $PYTHON (create the venv first: make venv)"
     exit 1
 fi
 if "$PYTHON" -c "import playwright.sync_api" 2>/dev/null; then

@@ -62,12 +62,14 @@ def strip(path: str | Path) -> bool:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         keep = CHECK_MARK in cell.source
+        # nbval refuses a reference cell whose outputs have no execution count ("unrun
+        # reference cell has outputs"), so reference cells keep a constant count of 1.
+        cell.execution_count = 1 if keep and cell.outputs else None
         if keep:
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = 1
         else:
             cell.outputs = []
         for k in ("execution", "papermill", "collapsed", "scrolled"):
@@ -97,9 +99,10 @@ def problems(path: str | Path) -> list[str]:
     for i, c in enumerate(cells):
         if c.get("cell_type") != "code":
             continue
-        if c.get("execution_count") is not None:
+        checked = CHECK_MARK in "".join(c.get("source", ""))
+        if c.get("execution_count") not in (None, 1) or (c.get("execution_count") and not checked):
             found.append(f"{path}: cell {i} has an execution count (run tools/nbtool.py strip)")
-        if c.get("outputs") and CHECK_MARK not in "".join(c.get("source", "")):
+        if c.get("outputs") and not checked:
             found.append(f"{path}: cell {i} has outputs (run tools/nbtool.py strip)")
     return found
 

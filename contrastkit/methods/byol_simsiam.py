@@ -99,8 +99,9 @@ class BYOLSimSiam(nn.Module):
             # SimSiam puts BN on the projector's output too (sec. 4.4 of the paper)
             self.projector.append(nn.BatchNorm1d(proj_dim))
         if predictor:
-            self.predictor = projection_head(proj_dim, hidden=pred_hidden or proj_dim // 2,
-                                             out_dim=proj_dim)
+            self.predictor = projection_head(
+                proj_dim, hidden=pred_hidden or proj_dim // 2, out_dim=proj_dim
+            )
         else:
             self.predictor = nn.Identity()
         self.target = MomentumEncoder(self.online, momentum) if variant == "byol" else None

@@ -106,8 +106,12 @@ class OpenNotebook:
         if locator is None:
             self.page.screenshot(path=str(path))
         else:
-            locator.scroll_into_view_if_needed()
+            locator.evaluate(
+                "el => el.scrollIntoView({block: "
+                "el.getBoundingClientRect().height < innerHeight ? 'center' : 'start'})"
+            )
             self.page.mouse.move(1, 1)
+            self.page.wait_for_timeout(300)
             clip = ld.region(locator, tight=tight)
             self.page.screenshot(path=str(path), clip=clip)
         return path

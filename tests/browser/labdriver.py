@@ -455,7 +455,7 @@ def region(locator, pad: int = 8, tight: bool = True) -> dict:
     its output box; the output box itself spans the page), or around all of ``locator`` and
     its graphs when not ``tight``; for ``page.screenshot(clip=...)``."""
     return locator.evaluate(
-        """([el, pad, tight]) => {
+        """(el, [pad, tight]) => {
           const inner = '.widget-slider, .widget-dropdown, .widget-html, .widget-text, '
             + 'svg.main-svg';
           const parts = tight ? el.querySelectorAll(inner)

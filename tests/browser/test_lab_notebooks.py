@@ -1,9 +1,13 @@
 """The notebooks work in a real browser: JupyterLab + ipywidgets + plotly in headless Chromium.
 
 For each notebook: Run > Run All Cells, then no error output, every figure drawn, and for the
-explorers, moving a slider with the keyboard redraws the figure without re-running a cell. A
-control test runs a copy of the SimCLR notebook whose callback is a no-op and checks that the
-same slider check fails there (the check can fail). Screenshots go to ``results/browser/``.
+explorers, moving a slider with the keyboard redraws the figure without re-running a cell.
+Two controls show that the slider check can fail: a copy of the SimCLR notebook whose callback
+is a no-op, and each live explorer after its slider's Python observers are removed; the same
+check must report "unchanged" there. Screenshots go to ``results/browser/``
+(``CONTRASTKIT_BROWSER_OUT``); ``CONTRASTKIT_UPDATE_DOCS=1`` also writes ``docs/explorer.png``.
+
+Run: ``make browser`` or ``.venv/bin/python -m pytest -m browser tests/browser``.
 """
 
 from __future__ import annotations
