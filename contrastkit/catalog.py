@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 #: Keys whose notebook (and method) has landed. Drives ``Entry.status``; add a key
 #: here when its notebook is merged.
-DONE: set[str] = {"start_here", "simclr", "wang_liu"}
+DONE: set[str] = {"start_here", "simclr", "wang_liu", "supcon", "clip"}
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
 

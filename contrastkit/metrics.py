@@ -204,8 +204,9 @@ def linear_probe_accuracy(
     linear = torch.nn.Linear(xtr.shape[1], n_classes).to(xtr.device)
     torch.nn.init.zeros_(linear.weight)
     torch.nn.init.zeros_(linear.bias)
-    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         opt.zero_grad()

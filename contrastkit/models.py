@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 __all__ = ["MLP", "SmallConvNet", "resnet18", "projection_head", "build_encoder"]

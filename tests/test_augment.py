@@ -28,8 +28,13 @@ def test_each_op_alone_changes_some_but_not_all():
     torch.manual_seed(0)
     x = torch.rand(64, 3, 16, 16)
     off = AugmentConfig(crop_scale=None, flip=0.0, jitter=0.0, grayscale=0.0)
-    for field in ({"flip": 0.5}, {"grayscale": 0.5}, {"blur": 0.5}, {"cutout": 0.5},
-                  {"jitter": 0.5}):
+    for field in (
+        {"flip": 0.5},
+        {"grayscale": 0.5},
+        {"blur": 0.5},
+        {"cutout": 0.5},
+        {"jitter": 0.5},
+    ):
         out = augment(x, off, **field)
         changed = (out - x).abs().flatten(1).amax(1) > 1e-4
         assert 0 < int(changed.sum()) < 64, field

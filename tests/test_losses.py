@@ -36,8 +36,11 @@ def ref_info_nce(q, p, negs, t):
     total = 0.0
     for i in range(len(q)):
         qi = _unit(q[i])
-        cands = [p[i]] + ([negs[j] for j in range(len(negs))] if negs is not None else
-                          [p[j] for j in range(len(p)) if j != i])
+        cands = [p[i]] + (
+            [negs[j] for j in range(len(negs))]
+            if negs is not None
+            else [p[j] for j in range(len(p)) if j != i]
+        )
         logits = [float(qi @ _unit(c)) / t for c in cands]
         total -= _log_softmax_at(logits, 0)
     return total / len(q)
@@ -72,8 +75,9 @@ def ref_hard(z1, z2, t, k):
     total = 0.0
     for i in range(n2):
         partner = (i + n) % n2
-        negs = sorted((float(z[i] @ z[j]) for j in range(n2) if j not in (i, partner)),
-                      reverse=True)[:k]
+        negs = sorted(
+            (float(z[i] @ z[j]) for j in range(n2) if j not in (i, partner)), reverse=True
+        )[:k]
         logits = [float(z[i] @ z[partner]) / t] + [s / t for s in negs]
         total -= _log_softmax_at(logits, 0)
     return total / n2
@@ -92,8 +96,10 @@ def ref_simple(z1, z2, lam):
 
 def _pair(n, d, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, d, generator=g, dtype=torch.float64),
-            torch.randn(n, d, generator=g, dtype=torch.float64))
+    return (
+        torch.randn(n, d, generator=g, dtype=torch.float64),
+        torch.randn(n, d, generator=g, dtype=torch.float64),
+    )
 
 
 @pytest.mark.parametrize("n,d,t", GRID)
@@ -122,7 +128,9 @@ def test_supcon_matches_reference(n, d, t):
 def test_supcon_with_index_labels_is_nt_xent():
     z1, z2 = _pair(6, 5)
     y = torch.arange(6).repeat(2)
-    assert float(L.supcon(torch.cat([z1, z2]), y, 0.3)) == pytest.approx(float(L.nt_xent(z1, z2, 0.3)))
+    assert float(L.supcon(torch.cat([z1, z2]), y, 0.3)) == pytest.approx(
+        float(L.nt_xent(z1, z2, 0.3))
+    )
 
 
 def test_supcon_without_positives_is_zero_with_grad():
@@ -137,26 +145,32 @@ def test_clip_matches_reference(n, d, t):
     a, b = _pair(n, d)
     assert float(L.clip_loss(a, b, t)) == pytest.approx(ref_clip(a, b, t), abs=1e-6)
     assert float(L.clip_loss(a, b, torch.tensor(t, dtype=torch.float64))) == pytest.approx(
-        ref_clip(a, b, t), abs=1e-6)
+        ref_clip(a, b, t), abs=1e-6
+    )
 
 
 @pytest.mark.parametrize("n,d,t", [(4, 3, 0.1), (8, 5, 1.0), (16, 8, 0.5)])
 @pytest.mark.parametrize("k", [1, 3])
 def test_hard_contrastive_matches_reference(n, d, t, k):
     z1, z2 = _pair(n, d)
-    assert float(L.hard_contrastive(z1, z2, t, k=k)) == pytest.approx(ref_hard(z1, z2, t, k), abs=1e-6)
+    assert float(L.hard_contrastive(z1, z2, t, k=k)) == pytest.approx(
+        ref_hard(z1, z2, t, k), abs=1e-6
+    )
 
 
 def test_hard_contrastive_with_all_negatives_is_nt_xent():
     z1, z2 = _pair(8, 4)
     assert float(L.hard_contrastive(z1, z2, 0.5, quantile=1.0)) == pytest.approx(
-        float(L.nt_xent(z1, z2, 0.5)))
+        float(L.nt_xent(z1, z2, 0.5))
+    )
 
 
 @pytest.mark.parametrize("n,d", [(3, 2), (10, 6)])
 def test_simple_matches_reference(n, d):
     z1, z2 = _pair(n, d)
-    assert float(L.simple_contrastive(z1, z2, 0.7)) == pytest.approx(ref_simple(z1, z2, 0.7), abs=1e-6)
+    assert float(L.simple_contrastive(z1, z2, 0.7)) == pytest.approx(
+        ref_simple(z1, z2, 0.7), abs=1e-6
+    )
 
 
 def test_simple_is_large_temperature_limit():
@@ -194,11 +208,15 @@ def test_negative_cosine_stop_gradient():
 
 # --- symmetry and invariance -------------------------------------------------------------------
 
+
 def test_symmetric_in_the_views():
     z1, z2 = _pair(8, 6)
-    for fn in (lambda a, b: L.nt_xent(a, b, 0.3), lambda a, b: L.clip_loss(a, b, 0.3),
-               lambda a, b: L.hard_contrastive(a, b, 0.5, k=4),
-               lambda a, b: L.simple_contrastive(a, b)):
+    for fn in (
+        lambda a, b: L.nt_xent(a, b, 0.3),
+        lambda a, b: L.clip_loss(a, b, 0.3),
+        lambda a, b: L.hard_contrastive(a, b, 0.5, k=4),
+        lambda a, b: L.simple_contrastive(a, b),
+    ):
         assert float(fn(z1, z2)) == pytest.approx(float(fn(z2, z1)))
 
 
@@ -241,6 +259,7 @@ def test_finite_at_small_temperature(name, dtype):
 
 
 # --- bad input ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("t", [0.0, -0.1, float("nan"), float("inf")])
 def test_rejects_bad_temperature(t):

@@ -64,7 +64,9 @@ def test_negative_weights_limits_and_sum():
     assert float(M.effective_negatives(w_small)) == pytest.approx(1.0, abs=0.05)
     assert float(M.effective_negatives(w_large)) == pytest.approx(3.0, abs=1e-3)
     batch = M.negative_weights(torch.stack([anchor, -anchor]), cands, 0.5)
-    assert batch.shape == (2, 3) and torch.allclose(batch[0], M.negative_weights(anchor, cands, 0.5))
+    assert batch.shape == (2, 3) and torch.allclose(
+        batch[0], M.negative_weights(anchor, cands, 0.5)
+    )
 
 
 def test_knn_accuracy_on_separable_clusters():

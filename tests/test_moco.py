@@ -132,10 +132,12 @@ def test_bad_arguments():
 
 
 def test_explorer_counts_batches_and_their_decay():
-    s = moco.explorer_state(100, 32, 0.5, {100: 0.7, 32: 0.6})
+    s = moco.explorer_state(100, 32, 0.5, {(100, 0.5): 0.7, (32, 0.5): 0.6, (100, 0.0): 0.1})
     assert s["batches"] == 4 and s["age"] == [1, 2, 3, 4] and s["oldest"] == 4
     assert s["kept"] == [0.5, 0.25, 0.125, 0.0625] and s["oldest_kept"] == 0.0625
     assert s["horizon"] == 2.0 and s["knn"] == 0.7
+    assert moco.explorer_state(100, 32, 0.0, {(100, 0.0): 0.1})["knn"] == 0.1
+    assert moco.explorer_state(100, 32, 0.9, {(100, 0.0): 0.1})["knn"] is None
     assert moco.explorer_state(7, 32, 0.5)["knn"] is None
 
 

@@ -17,7 +17,9 @@ sys.path.insert(0, str(ROOT / "tools"))
 import nbtool  # noqa: E402
 import readme  # noqa: E402
 
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(
+    p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+)
 
 
 def test_there_are_notebooks():
@@ -57,12 +59,18 @@ def test_done_entry_has_notebook_method_and_claim(entry):
     if entry.method:
         module = importlib.import_module(entry.method)
         assert hasattr(module, "METHOD"), f"{entry.method} defines no METHOD"
-        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
-                         if c["cell_type"] == "code")
+        code = "\n".join(
+            "".join(c["source"])
+            for c in json.loads(path.read_text())["cells"]
+            if c["cell_type"] == "code"
+        )
         assert "claims.record(" in code and f'"{entry.key}"' in code, (
-            f"{entry.notebook} does not record a claim under {entry.key!r}")
+            f"{entry.notebook} does not record a claim under {entry.key!r}"
+        )
 
 
 def test_readme_notebook_list_is_current():
     text = (ROOT / "README.md").read_text()
-    assert readme.render(text) == text, "README's notebook list is stale: run python tools/readme.py"
+    assert readme.render(text) == text, (
+        "README's notebook list is stale: run python tools/readme.py"
+    )

@@ -38,12 +38,29 @@ def test_resume_continues_the_same_run(digits16, tmp_path):
     ck.fit(straight, digits16, steps=20, batch_size=64, progress=False, seed=1)
     ckpt = tmp_path / "run.pt"
     interrupted = _small()
-    ck.fit(interrupted, digits16, steps=20, batch_size=64, progress=False, seed=1,
-           checkpoint=ckpt, checkpoint_every=5, stop_after=12)
+    ck.fit(
+        interrupted,
+        digits16,
+        steps=20,
+        batch_size=64,
+        progress=False,
+        seed=1,
+        checkpoint=ckpt,
+        checkpoint_every=5,
+        stop_after=12,
+    )
     assert torch.load(ckpt, weights_only=True)["step"] == 12
     resumed = _small()  # a fresh process would start from a fresh model
-    hist = ck.fit(resumed, digits16, steps=20, batch_size=64, progress=False, seed=1,
-                  checkpoint=ckpt, resume=True)
+    hist = ck.fit(
+        resumed,
+        digits16,
+        steps=20,
+        batch_size=64,
+        progress=False,
+        seed=1,
+        checkpoint=ckpt,
+        resume=True,
+    )
     for ps, pr in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(ps, pr)
     assert hist.step[-1] == 19
@@ -67,8 +84,15 @@ def test_checkpoint_is_written_atomically(digits16, tmp_path, monkeypatch):
 
 def test_eval_fn_and_epochs(digits16):
     model = _small()
-    hist = ck.fit(model, digits16, epochs=0.5, batch_size=64, progress=False, eval_every=2,
-                  eval_fn=lambda m: {"mean": ck.embed(m, digits16[:32]).mean()})
+    hist = ck.fit(
+        model,
+        digits16,
+        epochs=0.5,
+        batch_size=64,
+        progress=False,
+        eval_every=2,
+        eval_fn=lambda m: {"mean": ck.embed(m, digits16[:32]).mean()},
+    )
     assert [e["step"] for e in hist.evals] == [2, 4]
     assert hist.samples_per_second > 0
 

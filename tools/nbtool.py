@@ -112,8 +112,9 @@ def refresh(path: str | Path) -> None:
     import papermill
 
     path = Path(path)
-    papermill.execute_notebook(str(path), str(path), kernel_name="python3", cwd=str(path.parent),
-                               progress_bar=False)
+    papermill.execute_notebook(
+        str(path), str(path), kernel_name="python3", cwd=str(path.parent), progress_bar=False
+    )
     strip(path)
 
 

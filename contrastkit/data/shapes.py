@@ -310,8 +310,12 @@ def _sample_factors(
         "rot": rot,
         "bg_kind": kind,
         # 1.5-4 cycles per side: coarse enough to survive 16 px, fine enough to look textured.
-        "bg_freq": TEXTURE_FREQ[0] + (TEXTURE_FREQ[1] - TEXTURE_FREQ[0]) * torch.rand(n, generator=g),
-        "bg_angle": (math.pi * torch.rand(n, generator=g)) if TEXTURE_ANGLES is None else (math.pi / TEXTURE_ANGLES) * torch.randint(0, TEXTURE_ANGLES, (n,), generator=g).float(),
+        "bg_freq": TEXTURE_FREQ[0]
+        + (TEXTURE_FREQ[1] - TEXTURE_FREQ[0]) * torch.rand(n, generator=g),
+        "bg_angle": (math.pi * torch.rand(n, generator=g))
+        if TEXTURE_ANGLES is None
+        else (math.pi / TEXTURE_ANGLES)
+        * torch.randint(0, TEXTURE_ANGLES, (n,), generator=g).float(),
         "bg_phase": 2 * math.pi * torch.rand(n, 2, generator=g),
         "bg_noise": torch.rand(n, 1, 4, 4, generator=g),
         **colours,

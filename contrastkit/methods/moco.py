@@ -130,7 +130,10 @@ class MoCo(nn.Module):
 
 
 def explorer_state(
-    queue_size: int, batch_size: int, momentum: float, measured: Mapping[int, float] | None = None
+    queue_size: int,
+    batch_size: int,
+    momentum: float,
+    measured: Mapping[tuple[int, float], float] | None = None,
 ) -> dict:
     """How stale a queue is, for the notebook's explorer (pure, so tests call it too).
 
@@ -140,12 +143,13 @@ def explorer_state(
 
     Args:
         queue_size: K. batch_size: B (keys written per step). momentum: m in [0, 1].
-        measured: optional queue size -> kNN accuracy of trained runs, looked up for ``K``.
+        measured: optional ``(queue size, momentum) -> kNN accuracy`` of trained runs, looked
+            up for ``(K, m)``.
 
     Returns:
         ``{"queue_size", "batches", "age": [1..batches], "kept": [m ** age], "oldest": batches,
         "oldest_kept": m ** batches, "horizon": 1 / (1 - m) steps (inf for m = 1), "knn": the
-        measured accuracy for K or None}``.
+        measured accuracy for ``(K, m)`` or None}``.
 
     Raises:
         ValueError: for K or B below 1 or m outside [0, 1].
@@ -165,7 +169,7 @@ def explorer_state(
         "oldest": batches,
         "oldest_kept": kept[-1],
         "horizon": math.inf if momentum == 1.0 else 1.0 / (1.0 - momentum),
-        "knn": None if measured is None else measured.get(queue_size),
+        "knn": None if measured is None else measured.get((queue_size, momentum)),
     }
 
 

@@ -80,13 +80,16 @@ def lab_server(browser_deps, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def chromium(browser_deps):
-    """Headless system Chromium driven by Playwright (no browser download, ever)."""
+def chromium(browser_deps, tmp_path_factory):
+    """Headless system Chromium driven by Playwright (no browser download, ever). Its config
+    and cache folders (crash-report database included) are temporary, not the user's."""
     from playwright.sync_api import sync_playwright
 
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"), "XDG_CACHE_HOME": str(home)}
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(ld.CHROMIUM), headless=True, args=ld.CHROMIUM_ARGS
+            executable_path=str(ld.CHROMIUM), headless=True, args=ld.CHROMIUM_ARGS, env=env
         )
         yield browser
         browser.close()
