@@ -74,6 +74,11 @@ PRESETS: dict[str, AugmentConfig] = {
         hue=0.02,
         grayscale=0.0,
     ),
+    # For `shapes`, whose object and background colours are random nuisances: a full hue turn
+    # and frequent grey take colour away as a shortcut for matching views, and milder crops keep
+    # the silhouette in the view. At 16 px, 200 SimCLR steps reach kNN ~0.55 with it against
+    # ~0.32 with "simclr" (raw pixels ~0.34; seed 0, 9,000 images).
+    "shapes": AugmentConfig(crop_scale=(0.4, 1.0), hue=0.5, grayscale=0.5),
     # Card 11's digits recipe: +-1 px shift, intensity x U(0.8, 1.2), 15% pixel dropout, noise.
     "digits": AugmentConfig(
         crop_scale=None,
@@ -349,7 +354,7 @@ def augment(x: Tensor, config: AugmentConfig | str | None = None, **overrides) -
     Args:
         x: ``(N, C, H, W)`` floating images in ``[0, 1]`` on any device.
         config: an :class:`AugmentConfig`, a preset name (``"simclr"``, ``"strong"``, ``"weak"``,
-            ``"digits"``, ``"none"``) or None for ``"simclr"``.
+            ``"digits"``, ``"shapes"``, ``"none"``) or None for ``"simclr"``.
         **overrides: fields of the config to change, e.g. ``blur=0.5``.
 
     Returns:

@@ -23,6 +23,7 @@ def test_train_writes_checkpoint_and_metrics(tmp_path, capsys):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 3 and metrics["seed"] == 1 and metrics["n_train"] == 300
     assert metrics["n_test"] == 1000 and metrics["image_size"] == 16
+    assert metrics["augment"] == "shapes"  # colour is a nuisance there: the shapes preset
     for key in ("knn", "knn_raw_pixels"):
         assert 0.0 <= metrics[key] <= 1.0
     for key in ("alignment", "uniformity", "final_loss"):
