@@ -9,6 +9,7 @@ import torch
 import contrastkit as ck
 from contrastkit.methods import REGISTRY
 from contrastkit.methods import wang_liu as wl
+from contrastkit.viz import temperature as tx
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_registered():
 def test_explorer_weights_sum_to_one(sims):
     for tau in (0.01, 0.1, 1.0, 10.0):
         for keep in (1.0, 0.3, 0.05):
-            s = wl.explorer_state(sims, tau, keep)
+            s = tx.explorer_state(sims, tau, keep)
             assert s["weight"].sum() == pytest.approx(1.0, abs=1e-12)
             assert s["weight_hard"].sum() == pytest.approx(1.0, abs=1e-12)
             assert (s["weight"] >= 0).all() and np.isfinite(s["weight"]).all()
@@ -38,24 +39,24 @@ def test_explorer_matches_library_weights(sims):
     z = torch.randn(41, 8, dtype=torch.float64)
     anchor, negs = z[0], z[1:]
     cos = torch.nn.functional.normalize(negs, dim=1) @ torch.nn.functional.normalize(anchor, dim=0)
-    s = wl.explorer_state(cos.numpy(), 0.2)
+    s = tx.explorer_state(cos.numpy(), 0.2)
     ref = ck.metrics.negative_weights(anchor, negs, 0.2).numpy()
     np.testing.assert_allclose(s["weight"], np.sort(ref)[::-1], rtol=1e-9)
     assert s["n_eff"] == pytest.approx(float(ck.metrics.effective_negatives(torch.tensor(ref))))
 
 
 def test_explorer_effective_negatives_monotone_in_tau(sims):
-    n_eff = [wl.explorer_state(sims, tau)["n_eff"] for tau in np.logspace(-2, 1, 30)]
+    n_eff = [tx.explorer_state(sims, tau)["n_eff"] for tau in np.logspace(-2, 1, 30)]
     assert all(b > a for a, b in zip(n_eff, n_eff[1:], strict=False))
-    curve = wl.explorer_state(sims, 0.5, 0.2)["n_eff_hard_curve"]
+    curve = tx.explorer_state(sims, 0.5, 0.2)["n_eff_hard_curve"]
     assert (np.diff(curve) > 0).all()
-    s = wl.explorer_state(sims, 0.5)
+    s = tx.explorer_state(sims, 0.5)
     assert (np.diff(s["n_eff_curve"]) > 0).all()
 
 
 def test_explorer_limits(sims):
-    cold = wl.explorer_state(sims, 1e-4)
-    hot = wl.explorer_state(sims, 1e4)
+    cold = tx.explorer_state(sims, 1e-4)
+    hot = tx.explorer_state(sims, 1e4)
     assert cold["n_eff"] == pytest.approx(1.0, abs=1e-6)  # only the hardest negative
     assert cold["weight"][0] == pytest.approx(1.0)  # sorted: index 0 is the hardest
     assert hot["n_eff"] == pytest.approx(len(sims), rel=1e-3)  # all equal: the simple loss
@@ -64,7 +65,7 @@ def test_explorer_limits(sims):
 
 def test_explorer_keep_fraction_respected(sims):
     for keep, expected in ((1.0, 200), (0.1, 20), (0.051, 10), (1e-6, 1)):
-        s = wl.explorer_state(sims, 0.5, keep)
+        s = tx.explorer_state(sims, 0.5, keep)
         assert s["n_kept"] == expected == int(s["kept"].sum())
         assert (s["weight_hard"][~s["kept"]] == 0).all()
         assert (s["weight_hard"][s["kept"]] > 0).all()
@@ -76,15 +77,15 @@ def test_explorer_keep_fraction_respected(sims):
 
 
 def test_explorer_is_stable_and_validates(sims):
-    s = wl.explorer_state(sims, 1e-3)  # sims / tau = 1000: must not overflow
+    s = tx.explorer_state(sims, 1e-3)  # sims / tau = 1000: must not overflow
     assert np.isfinite(s["weight"]).all() and np.isfinite(s["n_eff_curve"]).all()
     for bad in (0.0, -1.0, math.nan):
         with pytest.raises(ValueError, match="tau"):
-            wl.explorer_state(sims, bad)
+            tx.explorer_state(sims, bad)
     with pytest.raises(ValueError, match="keep_fraction"):
-        wl.explorer_state(sims, 0.5, 0.0)
+        tx.explorer_state(sims, 0.5, 0.0)
     with pytest.raises(ValueError, match="sims"):
-        wl.explorer_state(np.ones((3, 3)), 0.5)
+        tx.explorer_state(np.ones((3, 3)), 0.5)
 
 
 def test_explorer_nearest_run_and_figure(sims):
@@ -92,22 +93,22 @@ def test_explorer_nearest_run_and_figure(sims):
         {"loss": "contrastive", "temperature": t, "uniformity": 3 - t, "tolerance": t, "knn": 0.9}
         for t in (0.1, 0.3, 1.0)
     ] + [{"loss": "hard", "temperature": 1.0, "uniformity": 3.3, "tolerance": 0.3, "knn": 0.9}]
-    s = wl.explorer_state(sims, 0.25, 0.1, sweep=sweep)
+    s = tx.explorer_state(sims, 0.25, 0.1, sweep=sweep)
     assert s["nearest"] == 1 and s["nearest_hard"] == 3
-    assert wl.explorer_state(sims, 0.12, sweep=sweep)["nearest"] == 0
-    fig = wl.explorer_figure(s, sweep)
-    assert fig.layout.title.text == wl.EXPLORER_TITLE
-    wl.update_explorer(fig, wl.explorer_state(sims, 2.0, 0.5, sweep=sweep), sweep)
+    assert tx.explorer_state(sims, 0.12, sweep=sweep)["nearest"] == 0
+    fig = tx.explorer_figure(s, sweep)
+    assert fig.layout.title.text == tx.EXPLORER_TITLE
+    tx.update_explorer(fig, tx.explorer_state(sims, 2.0, 0.5, sweep=sweep), sweep)
     assert len(fig.data[1].x) == 100
-    assert "tau = 2" in wl.explorer_readout(wl.explorer_state(sims, 2.0, sweep=sweep), sweep)
+    assert "tau = 2" in tx.explorer_readout(tx.explorer_state(sims, 2.0, sweep=sweep), sweep)
 
 
 def test_effective_negatives_vs_tau_monotone():
     z = torch.randn(60, 8)
-    n = wl.effective_negatives_vs_tau(z, [0.05, 0.2, 1.0], n_anchors=10)
+    n = tx.effective_negatives_vs_tau(z, [0.05, 0.2, 1.0], n_anchors=10)
     assert n.shape == (3, 10)
     assert (np.diff(n, axis=0) > 0).all()
-    hard = wl.effective_negatives_vs_tau(z, [0.05, 0.2, 1.0], n_anchors=10, keep_fraction=0.1)
+    hard = tx.effective_negatives_vs_tau(z, [0.05, 0.2, 1.0], n_anchors=10, keep_fraction=0.1)
     assert (hard <= 5 + 1e-4).all()  # 10% of 50 negatives
 
 
