@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 #: Keys whose notebook (and method) has landed. Drives ``Entry.status``; add a key
 #: here when its notebook is merged.
-DONE: set[str] = {"start_here", "simclr", "wang_liu", "supcon", "clip"}
+DONE: set[str] = {
+    "start_here",
+    "simclr",
+    "wang_liu",
+    "byol_simsiam",
+    "supcon",
+    "clip",
+    "hallucinator",
+}
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
 
@@ -226,6 +234,10 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
     ),
     "supcon": ("Prannay Khosla et al.", "https://arxiv.org/abs/2004.11362"),
     "clip": ("Alec Radford et al.", "https://arxiv.org/abs/2103.00020"),
+    "hallucinator": (
+        "Jing Wu, Jennifer Hobbs, Naira Hovakimyan",
+        "https://arxiv.org/abs/2307.12168",
+    ),
     "hydra": ("", "https://arxiv.org/abs/2410.18200"),
     "trend": ("", "https://arxiv.org/abs/2412.03054"),
     "grace": ("", "https://arxiv.org/abs/2510.04506"),

@@ -227,7 +227,8 @@ def effective_rank(z: Tensor) -> float:
     Roy & Vetterli 2007. D for isotropic embeddings, 1 for a line, near 1 for collapse.
     """
     check_matrix(z, "z", min_rows=2)
-    zc = z.float() - z.float().mean(dim=0)
+    z = z.detach().float()  # a measurement, not a loss: no graph
+    zc = z - z.mean(dim=0)
     s = torch.linalg.svdvals(zc)
     if float(s.sum()) == 0.0:
         return 1.0
@@ -242,4 +243,4 @@ def embedding_std(z: Tensor) -> float:
     About ``1 / sqrt(D)`` for embeddings spread over the sphere, 0 for complete collapse.
     """
     check_matrix(z, "z", min_rows=2)
-    return float(F.normalize(z.float(), dim=1).std(dim=0).mean())
+    return float(F.normalize(z.detach().float(), dim=1).std(dim=0).mean())

@@ -119,6 +119,13 @@ def test_predictor_flag_removes_the_predictor(x):
     assert any(n.startswith("predictor") and v.abs().sum() > 0 for n, v in g.items())
 
 
+def test_output_bn_flag_ends_the_projector_with_batchnorm():
+    assert not isinstance(tiny().projector[-1], torch.nn.BatchNorm1d)
+    assert isinstance(tiny(output_bn=True).projector[-1], torch.nn.BatchNorm1d)
+    byol = tiny(variant="byol", output_bn=True)  # the target mirrors the online projector
+    assert isinstance(byol.target.target[1][-1], torch.nn.BatchNorm1d)
+
+
 def test_bad_arguments():
     enc = ck.models.SmallConvNet(widths=(4, 8))
     with pytest.raises(ValueError, match="variant"):

@@ -73,6 +73,7 @@ TEXTURE_AMPLITUDE = 0.3
 TEXTURE_FREQ = (1.5, 4.0)
 TEXTURE_KINDS = (1, 2, 3)
 TEXTURE_ANGLES = None
+INSIDE = 0.9
 # Images rendered at once: bounds memory at about CHUNK * H * W * 40 bytes of temporaries.
 CHUNK = 2048
 
@@ -292,7 +293,7 @@ def _sample_factors(
     centre = torch.stack([cell % cells, cell // cells], -1).float()  # (n, n_objects, 2)
     centre = (2 * centre + 1) / cells - 1
     # Jitter inside the cell, keeping ~90% of the radius inside it (corners may touch the edge).
-    slack = (1 / cells - 0.9 * scale).clamp(min=0)[..., None]
+    slack = (1 / cells - INSIDE * scale).clamp(min=0)[..., None]
     pos = centre + slack * (2 * torch.rand(n, n_objects, 2, generator=g) - 1)
     rot = 2 * math.pi * torch.rand(n, n_objects, generator=g)
 

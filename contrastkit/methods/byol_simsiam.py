@@ -22,8 +22,9 @@ Remove the stop-gradient or the predictor and the embedding collapses; the flags
 indicator, ~1/sqrt(D) healthy, 0 collapsed) and ``metrics.effective_rank`` measure it.
 
 Scaled down: a 16-32-64-128 ConvNet instead of ResNet-50, 2-layer projector and predictor of
-width 64/32 instead of 2048/512 (BYOL: 4096/256), batch 256, a few hundred Adam steps instead of
-LARS/SGD for 100-1000 epochs, and a constant EMA momentum (BYOL anneals 0.996 -> 1).
+width 64/32 instead of 3-layer 2048 / 2-layer 512 (BYOL: 4096/256), batch 128-256, a few hundred
+Adam steps instead of SGD/LARS for 100-1000 epochs, a constant EMA momentum (BYOL anneals
+0.996 -> 1), and no BatchNorm on the projector's output (see ``output_bn``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class BYOLSimSiam(nn.Module):
             (the ablation that collapses within a few steps in the paper).
         predictor: ``False`` drops the predictor (``p = z``), the other collapsing ablation.
         momentum: BYOL's EMA coefficient ``m`` (0.99 here; the paper starts at 0.996).
+        output_bn: end the projector with BatchNorm, as SimSiam's paper does (BYOL's does
+            not). Off by default here: in a few hundred Adam steps that BN's scale cannot
+            shrink to zero, so the ablations collapse onto a *line* (``z = s * u``) instead
+            of a point, which ``embedding_std`` cannot see (``effective_rank`` can). SimSiam's
+            BN study (sec. 4.4) trains it with BN on the hidden layer only, as here.
         augment: an ``AugmentConfig`` or preset name for the views.
 
     Raises:
@@ -80,6 +86,7 @@ class BYOLSimSiam(nn.Module):
         stop_gradient: bool = True,
         predictor: bool = True,
         momentum: float = 0.99,
+        output_bn: bool = False,
         augment: AugmentConfig | str = "simclr",
     ) -> None:
         super().__init__()
@@ -95,8 +102,7 @@ class BYOLSimSiam(nn.Module):
         self.augment = augment
         self.encoder = encoder
         self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
-        if variant == "simsiam":
-            # SimSiam puts BN on the projector's output too (sec. 4.4 of the paper)
+        if output_bn:
             self.projector.append(nn.BatchNorm1d(proj_dim))
         if predictor:
             self.predictor = projection_head(
