@@ -11,7 +11,19 @@ Public names are re-exported here; the modules hold the implementations.
 
 from __future__ import annotations
 
-from . import augment, catalog, claims, data, losses, methods, metrics, models, train, viz
+from . import (
+    augment,
+    catalog,
+    claims,
+    data,
+    losses,
+    methods,
+    metrics,
+    models,
+    prototypes,
+    train,
+    viz,
+)
 from .augment import AugmentConfig, views
 from .data import ImageData, load_digits, make_shapes
 from .losses import (
@@ -65,6 +77,7 @@ __all__ = [
     "make_shapes",
     "methods",
     "metrics",
+    "prototypes",
     "models",
     "negative_cosine",
     "negative_weights",

@@ -32,6 +32,10 @@ DONE: set[str] = {
     "supcon",
     "clip",
     "hallucinator",
+    "obow",
+    "mugs",
+    "symile",
+    "gram",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -239,6 +243,11 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
         "https://arxiv.org/abs/2307.12168",
     ),
     "hydra": ("", "https://arxiv.org/abs/2410.18200"),
+    "obow": (
+        "Spyros Gidaris, Andrei Bursuc, Gilles Puy, Nikos Komodakis, Matthieu Cord, Patrick Pérez",
+        "https://arxiv.org/abs/2012.11552",
+    ),
+    "mugs": ("Pan Zhou et al.", "https://arxiv.org/abs/2203.14415"),
     "trend": ("", "https://arxiv.org/abs/2412.03054"),
     "grace": ("", "https://arxiv.org/abs/2510.04506"),
 }

@@ -25,6 +25,10 @@ __all__ = [
     "simple_contrastive",
     "align_uniform_loss",
     "negative_cosine",
+    "cacr_loss",
+    "symile_loss",
+    "gram_volume",
+    "gram_loss",
 ]
 
 
@@ -373,3 +377,346 @@ def negative_cosine(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
     if stop_gradient:
         z = z.detach()
     return -F.cosine_similarity(p, z, dim=1).mean()
+
+
+def _check_views(views: Tensor | list[Tensor]) -> Tensor:
+    """Stack ``views`` into ``(M, N, D)`` and check it (M >= 2 views of N >= 2 items)."""
+    if isinstance(views, (list, tuple)):
+        if len(views) < 2:
+            raise ValueError(f"views must hold at least 2 views, got {len(views)}")
+        for k, v in enumerate(views):
+            check_matrix(v, f"views[{k}]", min_rows=2)
+            check_same_shape(v, views[0], f"views[{k}]", "views[0]")
+        views = torch.stack(list(views))
+    if not isinstance(views, Tensor):
+        raise TypeError(f"views must be a Tensor (M, N, D) or a list of (N, D), got {type(views)}")
+    if views.ndim != 3 or views.shape[0] < 2 or views.shape[1] < 2 or views.shape[2] < 1:
+        raise ValueError(
+            f"views must be (M, N, D) with M >= 2 views and N >= 2 items, got {tuple(views.shape)}"
+        )
+    if not views.is_floating_point():
+        raise TypeError(f"views must be floating point, got dtype {views.dtype}")
+    return views
+
+
+def _check_sharpness(value: float, name: str) -> None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not 0 <= value < float("inf"):  # False for NaN and inf too
+        raise ValueError(f"{name} must be a finite number >= 0 (0: uniform weights), got {value!r}")
+
+
+def cacr_loss(views: Tensor | list[Tensor], tau_pos: float = 1.0, tau_neg: float = 0.9) -> Tensor:
+    """CACR: contrastive attraction of the positives plus contrastive repulsion of the negatives.
+
+    Reference: Huangjie Zheng, Xu Chen, Jiangchao Yao, Hongxia Yang, Chunyuan Li, Ya Zhang, Hao
+    Zhang, Ivor Tsang, Jingren Zhou, Mingyuan Zhou, "Contrastive Attraction and Contrastive
+    Repulsion for Representation Learning", TMLR 2023, https://arxiv.org/abs/2105.03746
+    (code: github.com/JegZheng/CACR-SSL, ``our_loss1`` / ``our_loss2``).
+
+    With ``M`` views of ``N`` items on the unit sphere and ``d(a, b) = ||a - b||^2``, for every
+    anchor ``x = z_a[i]`` (view a, item i)::
+
+        positives: z_b[i], b != a     pi+_b = softmax_b( tau_pos * d(x, z_b[i]) )
+        negatives: z_b[j], b != a, j != i
+                                      pi-_bj = softmax_j( -tau_neg * d(x, z_b[j]) )  (per b)
+        L_CA = mean_x  sum_b pi+_b d(x, z_b[i])         far positives are pulled hardest
+        L_CR = -mean_x mean_b sum_j pi-_bj d(x, z_b[j])  close negatives are pushed hardest
+        loss = L_CA + L_CR
+
+    ``tau_pos`` and ``tau_neg`` multiply the distances (they are inverse temperatures, as in
+    the paper): 0 gives uniform weights (the code's ``choice="none"`` ablation, an alignment
+    plus mean-distance loss), large values put all the weight on the farthest positive and the
+    closest negative. The weights are softmaxes (log-sum-exp inside), finite at any value.
+    Unlike the reference code, which uses only the view pairs (a < b), every ordered pair
+    (a != b) is used, so the loss is symmetric in the views.
+
+    Args:
+        views: ``(M, N, D)`` or a list of ``M`` tensors ``(N, D)``; ``M >= 2`` views (the paper
+            uses 4) of ``N >= 2`` items, row i of every view the same item. Normalised inside.
+        tau_pos: sharpness of the attraction weights, ``>= 0``; 1.0 in the paper.
+        tau_neg: sharpness of the repulsion weights, ``>= 0``; 0.9 (CIFAR-10) or 2.0.
+
+    Returns:
+        The scalar loss, in ``[-4, 4]`` (negative once negatives are far and positives close).
+
+    Raises:
+        ValueError: fewer than 2 views or items, views of different shapes, or a negative or
+            non-finite ``tau_pos`` / ``tau_neg``.
+        TypeError: non-tensor or integer views.
+
+    Example:
+        >>> z = torch.randn(4, 32, 16)   # 4 views of 32 items
+        >>> loss = cacr_loss(z, tau_pos=1.0, tau_neg=0.9)
+    """
+    z = _check_views(views)
+    _check_sharpness(tau_pos, "tau_pos")
+    _check_sharpness(tau_neg, "tau_neg")
+    m, n, _ = z.shape
+    zn = F.normalize(z.float(), dim=2)  # float32 keeps bf16 inputs accurate
+    # d[a, b, i, j] = ||z_a[i] - z_b[j]||^2 = 2 - 2 cos on the sphere: (M, M, N, N)
+    d = (2 - 2 * torch.einsum("aid,bjd->abij", zn, zn)).clamp(min=0)
+    other_view = ~torch.eye(m, dtype=torch.bool, device=z.device)  # (M, M): a != b
+    # attraction: the positives of (a, i) are d[a, b, i, i] over b != a
+    pos = d.diagonal(dim1=2, dim2=3)[other_view].view(m, m - 1, n)  # (M, M-1, N)
+    w_pos = torch.softmax(tau_pos * pos, dim=1)  # over the M-1 positives
+    attraction = (w_pos * pos).sum(dim=1).mean()
+    # repulsion: the negatives of (a, i) in view b are d[a, b, i, j] over j != i
+    neg = d[other_view]  # (M(M-1), N, N)
+    self_pair = torch.eye(n, dtype=torch.bool, device=z.device)
+    logits = (-tau_neg * neg).masked_fill(self_pair, float("-inf"))
+    w_neg = torch.softmax(logits, dim=2)  # (M(M-1), N, N), 0 on the diagonal
+    repulsion = -(w_neg * neg.masked_fill(self_pair, 0.0)).sum(dim=2).mean()
+    return (attraction + repulsion).to(z.dtype)
+
+
+def _check_modalities(embeddings, name: str = "embeddings", min_rows: int = 1) -> None:
+    if not isinstance(embeddings, (list, tuple)) or len(embeddings) < 2:
+        raise ValueError(f"{name} must be a list of >= 2 (N, D) tensors, one per modality")
+    for i, z in enumerate(embeddings):
+        check_matrix(z, f"{name}[{i}]", min_rows)
+        check_same_shape(embeddings[0], z, f"{name}[0]", f"{name}[{i}]")
+
+
+def symile_loss(
+    embeddings: list[Tensor] | tuple[Tensor, ...],
+    temperature: float | Tensor = 0.1,
+    negatives: str = "n",
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Symile: contrast whole tuples of any number of modalities with the multilinear product.
+
+    Reference: Adriel Saporta, Aahlad Puli, Mark Goldstein, Rajesh Ranganath, "Contrasting with
+    Symile: Simple Model-Agnostic Representation Learning for Unlimited Modalities", NeurIPS
+    2024, https://arxiv.org/abs/2411.01053.
+
+    The score of a tuple is the multilinear inner product of its unit embeddings,
+    ``MIP(x, y, z) = sum_k x_k y_k z_k``. Each modality in turn is the anchor: its row ``i``
+    must pick the positive tuple's other modalities out of candidates, by cross-entropy on
+    ``MIP / t``; the loss is the mean over the anchors. For two modalities it is CLIP's loss.
+
+    Candidates (``negatives``): ``"n"`` (the paper's O(N)): column ``j`` holds row ``j`` of the
+    first other modality times randomly permuted rows of the remaining ones (one permutation
+    each), and the positive tuple goes on the diagonal; ``"n2"`` (O(N^(M-1))): every
+    combination of the other modalities' rows. The reference implementation permutes the first
+    other modality too; keeping it in order changes only the column order, never the set of
+    negatives, and keeps the anchor's own partners out of the negatives.
+
+    Args:
+        embeddings: ``M >= 2`` tensors ``(N, D)``, one per modality, row ``i`` of each the
+            same tuple (normalised inside).
+        temperature: ``t > 0``, a float or a scalar tensor (Symile learns ``1 / t``).
+        negatives: ``"n"`` or ``"n2"`` (memory ``N^(M-1) D``: small batches only).
+        generator: seeds the permutations of ``"n"`` (drawn on the CPU, for anchors in order,
+            then for the other modalities in order after the first); default: the global RNG.
+
+    Returns:
+        The scalar loss.
+
+    Raises:
+        ValueError: fewer than 2 modalities, mismatched shapes, bad temperature or negatives.
+        TypeError: a non-tensor or integer embedding.
+
+    Example:
+        >>> a, b, c = torch.randn(8, 16), torch.randn(8, 16), torch.randn(8, 16)
+        >>> loss = symile_loss([a, b, c], temperature=0.1)
+    """
+    check_temperature(temperature)
+    _check_modalities(embeddings)
+    if negatives not in ("n", "n2"):
+        raise ValueError(f"negatives must be 'n' (O(N)) or 'n2' (all rows), got {negatives!r}")
+    r = [F.normalize(z, dim=1) for z in embeddings]  # M x (N, D)
+    n, dev = r[0].shape[0], r[0].device
+    positive = torch.stack(r).prod(dim=0).sum(dim=1)  # (N,) MIP of each true tuple
+    rows = torch.arange(n, device=dev)
+    losses = []
+    for m in range(len(r)):
+        others = [r[k] for k in range(len(r)) if k != m]
+        if negatives == "n":
+            cand = others[0]
+            for o in others[1:]:
+                cand = cand * o[torch.randperm(n, generator=generator).to(dev)]
+            logits = r[m] @ cand.T  # (N, N)
+            diag = rows[:, None] == rows[None, :]
+            logits = torch.where(diag, positive[:, None], logits)
+            targets = rows
+        else:
+            cand, targets = others[0], rows
+            for o in others[1:]:  # row-major over (j1, j2, ...): positive at (i, i, ...)
+                cand = (cand[:, None, :] * o[None, :, :]).reshape(-1, cand.shape[1])
+                targets = targets * n + rows
+            logits = r[m] @ cand.T  # (N, N^(M-1))
+        losses.append(F.cross_entropy(logits / temperature, targets))
+    return torch.stack(losses).mean()
+
+
+def _volumes(gram: Tensor, eps: float) -> Tensor:
+    # det of the (k, k) Gram matrices in float32 at least (no bfloat16 det), clamped above 0:
+    # the volume's gradient 1 / (2 sqrt(det)) is infinite at a degenerate tuple
+    g = gram if gram.dtype == torch.float64 else gram.float()
+    k = g.shape[-1]
+    if k == 2:  # closed forms: far faster on CPU than a batched LU of many tiny matrices
+        det = g[..., 0, 0] * g[..., 1, 1] - g[..., 0, 1] * g[..., 1, 0]
+    elif k == 3:
+        det = (
+            g[..., 0, 0] * (g[..., 1, 1] * g[..., 2, 2] - g[..., 1, 2] * g[..., 2, 1])
+            - g[..., 0, 1] * (g[..., 1, 0] * g[..., 2, 2] - g[..., 1, 2] * g[..., 2, 0])
+            + g[..., 0, 2] * (g[..., 1, 0] * g[..., 2, 1] - g[..., 1, 1] * g[..., 2, 0])
+        )
+    else:
+        det = torch.linalg.det(g)
+    return det.clamp(min=eps).sqrt()
+
+
+def gram_volume(
+    embeddings: list[Tensor] | tuple[Tensor, ...], all_pairs: bool = False, eps: float = 1e-8
+) -> Tensor:
+    """GRAM's similarity: the volume of the parallelotope spanned by a tuple's unit vectors.
+
+    Reference: Giordano Cicchetti, Eleonora Grassucci, Luigi Sigillo, Danilo Comminiello,
+    "Gramian Multimodal Representation Learning and Alignment", ICLR 2025,
+    https://arxiv.org/abs/2412.11959.
+
+    ``Vol(v_1, ..., v_k) = sqrt(det G)`` with ``G_ab = v_a . v_b`` (unit vectors, so ``G_aa =
+    1``): 0 when all vectors are collinear (aligned, or anti-aligned!), 1 when orthogonal; for
+    two vectors it is ``sin`` of their angle.
+
+    Args:
+        embeddings: ``k >= 2`` tensors ``(N, D)``, normalised inside.
+        all_pairs: False: ``(N,)`` volumes of the row tuples. True: ``(A, N)`` volumes of
+            ``embeddings[0]`` row ``i`` (``A`` rows, any number) with the other modalities of
+            row ``j`` (anchors against whole candidate tuples, as GRAM's logits need).
+        eps: lower clamp of ``det G`` (keeps gradients finite at degenerate tuples).
+
+    Raises:
+        ValueError / TypeError: fewer than 2 modalities, mismatched or non-float tensors.
+
+    Example:
+        >>> t, v, a = torch.randn(4, 8), torch.randn(4, 8), torch.randn(4, 8)
+        >>> gram_volume([t, v, a]).shape, gram_volume([t, v, a], all_pairs=True).shape
+        (torch.Size([4]), torch.Size([4, 4]))
+    """
+    if all_pairs and isinstance(embeddings, (list, tuple)) and len(embeddings) >= 2:
+        # the anchors may be any number of rows (retrieval among candidates): check the tuples
+        check_matrix(embeddings[0], "embeddings[0]")
+        for i, z in enumerate(embeddings[1:], start=1):
+            check_matrix(z, f"embeddings[{i}]")
+            check_same_shape(embeddings[1], z, "embeddings[1]", f"embeddings[{i}]")
+        if embeddings[0].shape[1] != embeddings[1].shape[1]:
+            raise ValueError(
+                f"embeddings[0] must have D={embeddings[1].shape[1]} columns like the others, "
+                f"got shape {tuple(embeddings[0].shape)}"
+            )
+    else:
+        _check_modalities(embeddings)
+    return _gram_volume(embeddings, all_pairs, eps)
+
+
+def _gram_volume(embeddings, all_pairs: bool, eps: float) -> Tensor:
+    # float32 at least: no bfloat16 determinants, and 1 - cos^2 cancels badly in low precision
+    r = [F.normalize(z if z.dtype == torch.float64 else z.float(), dim=1) for z in embeddings]
+    if all_pairs and len(r) in (2, 3):
+        # closed forms from the cosines (unit diagonal), 10x faster than assembling (A, N, k, k)
+        c01 = r[0] @ r[1].T  # (A, N)
+        if len(r) == 2:
+            return (1 - c01 * c01).clamp(min=eps).sqrt()
+        c02, c12 = r[0] @ r[2].T, (r[1] * r[2]).sum(dim=1)  # (A, N), (N,)
+        det = 1 + 2 * c01 * c02 * c12 - c01 * c01 - c02 * c02 - c12 * c12
+        return det.clamp(min=eps).sqrt()  # (A, N)
+    if not all_pairs:
+        stack = torch.stack(r, dim=1)  # (N, k, D)
+        return _volumes(stack @ stack.transpose(1, 2), eps)  # (N,)
+    # the anchor may have another number of rows than the tuples (retrieval among candidates)
+    anchor, others = r[0], torch.stack(r[1:], dim=1)  # (A, D), (N, k-1, D)
+    k = len(r)
+    cross = torch.einsum("id,jad->ija", anchor, others)  # (A, N, k-1): anchor_i . other_a,j
+    inner = others @ others.transpose(1, 2)  # (N, k-1, k-1): within candidate tuple j
+    gram = anchor.new_empty(anchor.shape[0], others.shape[0], k, k)
+    gram[..., 0, 0] = 1.0
+    gram[..., 0, 1:] = cross
+    gram[..., 1:, 0] = cross
+    gram[..., 1:, 1:] = inner[None]
+    return _volumes(gram, eps)  # (A, N)
+
+
+def gram_loss(
+    anchor: Tensor, others: list[Tensor] | tuple[Tensor, ...], temperature: float | Tensor = 0.07
+) -> Tensor:
+    """GRAM's contrastive loss: minus the Gramian volume as the logit, anchor vs whole tuples.
+
+    Reference: Cicchetti et al., "Gramian Multimodal Representation Learning and Alignment",
+    ICLR 2025, https://arxiv.org/abs/2412.11959.
+
+    ``s_ij = -Vol(anchor_i, others_1j, ..., others_kj) / t`` (see ``gram_volume``);
+    ``loss = (CE(s, I) + CE(s^T, I)) / 2``: each anchor picks its tuple, each tuple its anchor.
+    Shrinking a true tuple's volume pulls *all* its modalities together, not only each to the
+    anchor. With one other modality the logit is ``-sin`` of the angle (anti-aligned pairs score
+    as well as aligned ones: the pitfall of a volume with two vectors).
+
+    Args:
+        anchor: ``(N, D)`` anchor embeddings (text in the paper).
+        others: ``k >= 1`` tensors ``(N, D)``, the other modalities; row ``j`` is one tuple.
+        temperature: ``t > 0`` (the paper learns it, starting at 0.07).
+
+    Raises:
+        ValueError / TypeError: bad temperature, no other modality, mismatched shapes.
+
+    Example:
+        >>> t, v, a = torch.randn(8, 16), torch.randn(8, 16), torch.randn(8, 16)
+        >>> loss = gram_loss(t, [v, a], temperature=0.07)
+    """
+    check_temperature(temperature)
+    if not isinstance(others, (list, tuple)) or not others:
+        raise ValueError("others must be a non-empty list of (N, D) tensors")
+    check_matrix(anchor, "anchor")
+    for i, o in enumerate(others):
+        check_matrix(o, f"others[{i}]")
+        check_same_shape(anchor, o, "anchor", f"others[{i}]")
+    logits = -_gram_volume([anchor, *others], True, 1e-8) / temperature  # (N, N)
+    targets = torch.arange(anchor.shape[0], device=anchor.device)
+    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+
+
+def intra_inter_nce(a: Tensor, b: Tensor, temperature: float | Tensor = 0.07) -> Tensor:
+    """CLIP's symmetric loss with the anchor's own modality among the negatives (CLSR's L_intra).
+
+    Reference: Luo et al., "Contrastive Latent Space Reconstruction Learning for Audio-Text
+    Retrieval", 2023, https://arxiv.org/abs/2309.08839.
+
+    For anchor ``a_i`` the candidates are every ``b_j`` (positive ``b_i``) *and* every other
+    ``a_j``; the same with the roles swapped; cosine similarities:
+    ``l_a(i) = -log e^{a_i.b_i/t} / (sum_j e^{a_i.b_j/t} + sum_{j!=i} e^{a_i.a_j/t})``,
+    ``loss = mean_i (l_a(i) + l_b(i)) / 2``. The extra terms push apart different items *of the
+    same modality*, which the cross-modal loss alone never asks for.
+
+    Args:
+        a: ``(N, D)`` embeddings of modality A (e.g. audio).
+        b: ``(N, D)`` embeddings of modality B (e.g. captions); row i pairs with ``a[i]``.
+        temperature: ``t > 0``, a float or a scalar tensor.
+
+    Returns:
+        The scalar loss, in the dtype of ``a`` (computed in float32 at least).
+
+    Raises:
+        ValueError: bad temperature, mismatched shapes, not 2-D, or an empty batch.
+        TypeError: a non-tensor or integer input.
+
+    Example:
+        >>> audio, text = torch.randn(8, 32), torch.randn(8, 32)
+        >>> loss = intra_inter_nce(audio, text, temperature=0.07)
+    """
+    check_temperature(temperature)
+    _check_pair(a, b, "a", "b")
+    n, dtype = a.shape[0], a.dtype
+    up = (lambda z: z.float()) if dtype in (torch.float16, torch.bfloat16) else (lambda z: z)
+    za, zb = F.normalize(up(a), dim=1), F.normalize(up(b), dim=1)  # (N, D)
+    cross = za @ zb.T / temperature  # (N, N): a_i . b_j / t
+    self_pair = torch.eye(n, dtype=torch.bool, device=a.device)
+    aa = (za @ za.T / temperature).masked_fill(self_pair, float("-inf"))  # (N, N)
+    bb = (zb @ zb.T / temperature).masked_fill(self_pair, float("-inf"))
+    targets = torch.arange(n, device=a.device)
+    loss_a = F.cross_entropy(torch.cat([cross, aa], dim=1), targets)  # (N, 2N) candidates
+    loss_b = F.cross_entropy(torch.cat([cross.T, bb], dim=1), targets)
+    return ((loss_a + loss_b) / 2).to(dtype)
+
+
+__all__ += ["intra_inter_nce"]

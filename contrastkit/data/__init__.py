@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from .base import ImageData
+from .multimodal import MultimodalData, XORData, make_multimodal, make_xor, xor_information
 from .real import data_root, load_cifar10, load_digits, load_stl10
 from .shapes import SHAPE_NAMES, make_shapes
 
@@ -18,6 +19,11 @@ __all__ = [
     "load_digits",
     "load_stl10",
     "make_shapes",
+    "MultimodalData",
+    "XORData",
+    "make_multimodal",
+    "make_xor",
+    "xor_information",
     "NAMES",
 ]
 
