@@ -36,6 +36,8 @@ DONE: set[str] = {
     "mugs",
     "symile",
     "gram",
+    "clsr",
+    "m5product",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"

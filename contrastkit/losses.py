@@ -720,3 +720,116 @@ def intra_inter_nce(a: Tensor, b: Tensor, temperature: float | Tensor = 0.07) ->
 
 
 __all__ += ["intra_inter_nce"]
+
+
+def similarity_distillation(
+    a: Tensor,
+    b: Tensor,
+    a_old: Tensor,
+    b_old: Tensor,
+    temperature: float | Tensor = 1.0,
+    filter_wrong: bool = True,
+) -> Tensor:
+    """Mod-X's off-diagonal distillation: keep the old model's whole image-text similarity matrix.
+
+    Reference: Zixuan Ni, Longhui Wei, Siliang Tang, Yueting Zhuang, Qi Tian, "Continual
+    Vision-Language Representation Learning with Off-Diagonal Information", ICML 2023,
+    https://arxiv.org/abs/2305.07437.
+
+    ``S = norm(a) norm(b)^T / t`` (current model) and ``S_old`` likewise (frozen old model), both
+    ``(N, N)`` on the same batch. Row softmaxes are image->text distributions, column softmaxes
+    text->image; ``loss = (mean_i KL(softmax(S_old_i) || softmax(S_i)) + same over columns) / 2``.
+    Every entry counts, the off-diagonal ones included: the old model's *relative* geometry, not
+    only its matched pairs. "Cognition align" (``filter_wrong``): a row (column) the old model
+    gets wrong (its argmax is not the diagonal) is not distilled.
+
+    Args:
+        a, b: ``(N, D)`` current image / text embeddings; row i of each is a pair.
+        a_old, b_old: ``(N, D)`` the old model's embeddings of the same rows (no gradient).
+        temperature: ``t > 0`` of both softmaxes (the paper's code: 1 on cosines).
+        filter_wrong: skip the rows and columns the old model retrieves wrongly (the paper).
+
+    Returns:
+        The scalar loss (>= 0, 0 when the two matrices agree), in the dtype of ``a``.
+
+    Raises:
+        ValueError: bad temperature, mismatched shapes, not 2-D, or an empty batch (named).
+        TypeError: a non-tensor or integer input.
+
+    Example:
+        >>> a, b = torch.randn(8, 32), torch.randn(8, 32)
+        >>> loss = similarity_distillation(a, b, a + 0.1, b - 0.1, temperature=0.1)
+    """
+    check_temperature(temperature)
+    _check_pair(a, b, "a", "b")
+    _check_pair(a, a_old, "a", "a_old")
+    _check_pair(b, b_old, "b", "b_old")
+    dtype = a.dtype
+    up = (lambda z: z.float()) if dtype in (torch.float16, torch.bfloat16) else (lambda z: z)
+    za, zb = F.normalize(up(a), dim=1), F.normalize(up(b), dim=1)  # (N, D)
+    oa, ob = F.normalize(up(a_old).detach(), dim=1), F.normalize(up(b_old).detach(), dim=1)
+    s = za @ zb.T / temperature  # (N, N) current
+    s_old = oa @ ob.T / temperature  # (N, N) old, the target
+    diag = torch.arange(a.shape[0], device=a.device)
+    total = s.new_zeros(())
+    for cur, old in ((s, s_old), (s.T, s_old.T)):  # image->text rows, then text->image
+        log_p, log_q = F.log_softmax(old, dim=1), F.log_softmax(cur, dim=1)
+        kl = (log_p.exp() * (log_p - log_q)).sum(dim=1)  # (N,) KL(old_i || current_i)
+        if filter_wrong:
+            kl = kl * (old.argmax(dim=1) == diag)  # cognition align: drop wrong rows
+        total = total + kl.mean() / 2
+    return total.to(dtype)
+
+
+__all__ += ["similarity_distillation"]
+
+
+def mim_loss(
+    x: Tensor, x_rec: Tensor, z: Tensor, mu: Tensor, sigma: Tensor, pixel_std: float = 0.1
+) -> Tensor:
+    """A-MIM's loss for a Gaussian encoder and decoder, per image, averaged over the batch.
+
+    Reference: Micha Livne, Kevin Swersky, David J. Fleet, "MIM: Mutual Information Machine",
+    arXiv 2019, https://arxiv.org/abs/1910.03175 (the base of cMIM, card 38).
+
+    ``loss = -1/2 [log p(x|z) + log N(z; 0, I) + log q(z|x)]`` for one draw ``z ~ q(z|x)``, with
+    ``p(x|z) = N(x_rec, pixel_std^2 I)`` and ``q(z|x) = N(mu, sigma^2)``. Unlike the ELBO (which
+    *subtracts* ``log q``), the ``+log q`` term rewards a peaked posterior: high mutual information
+    between ``x`` and ``z``. Not a softmax: no temperature; computed in float32 or wider.
+
+    Args:
+        x: ``(N, P)`` inputs (flattened). x_rec: ``(N, P)`` the decoder's means at ``z``.
+        z: ``(N, d)`` the draw. mu, sigma: ``(N, d)`` the posterior's mean and std (``> 0``).
+        pixel_std: the decoder's fixed std ``> 0`` (0.1 for pixels in [0, 1]).
+
+    Returns:
+        The scalar loss in nats per image, in the dtype of ``x``.
+
+    Raises:
+        ValueError: mismatched shapes, not 2-D, an empty batch, or ``pixel_std <= 0`` (named).
+        TypeError: a non-tensor or integer input.
+
+    Example:
+        >>> mu, sigma = torch.zeros(8, 4), torch.ones(8, 4)
+        >>> z = mu + sigma * torch.randn(8, 4)
+        >>> loss = mim_loss(torch.rand(8, 64), torch.rand(8, 64), z, mu, sigma)
+    """
+    _check_pair(x, x_rec, "x", "x_rec")
+    _check_pair(z, mu, "z", "mu")
+    _check_pair(mu, sigma, "mu", "sigma")
+    if z.shape[0] != x.shape[0]:
+        raise ValueError(f"z and x must have the same rows, got {z.shape[0]} and {x.shape[0]}")
+    if not (isinstance(pixel_std, (int, float)) and pixel_std > 0):
+        raise ValueError(f"pixel_std must be a number > 0, got {pixel_std!r}")
+    dtype = x.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    x, x_rec, z, mu, sigma = (t.to(wide) for t in (x, x_rec, z, mu, sigma))
+    log2pi = 1.8378770664093453  # log(2 pi)
+    log_s = torch.log(torch.tensor(float(pixel_std), dtype=wide))
+    log_px = (-0.5 * (((x - x_rec) / pixel_std) ** 2 + log2pi) - log_s).sum(1)  # (N,)
+    log_pz = -0.5 * (z**2 + log2pi).sum(1)  # (N,) standard normal prior
+    log_qz = (-0.5 * (((z - mu) / sigma) ** 2 + log2pi) - torch.log(sigma)).sum(1)  # (N,)
+    return (-0.5 * (log_px + log_pz + log_qz)).mean().to(dtype)
+
+
+__all__ += ["mim_loss"]
