@@ -38,6 +38,8 @@ DONE: set[str] = {
     "gram",
     "clsr",
     "m5product",
+    "ifnd",
+    "cacr",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -240,6 +242,15 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
     ),
     "supcon": ("Prannay Khosla et al.", "https://arxiv.org/abs/2004.11362"),
     "clip": ("Alec Radford et al.", "https://arxiv.org/abs/2103.00020"),
+    "ifnd": (
+        "Tsai-Shien Chen, Wei-Chih Hung, Hung-Yu Tseng, Shao-Yi Chien, Ming-Hsuan Yang",
+        "https://arxiv.org/abs/2106.03719",
+    ),
+    "cacr": (
+        "Huangjie Zheng, Xu Chen, Jiangchao Yao, Hongxia Yang, Chunyuan Li, Ya Zhang, Hao Zhang, "
+        "Ivor Tsang, Jingren Zhou, Mingyuan Zhou",
+        "https://arxiv.org/abs/2105.03746",
+    ),
     "hallucinator": (
         "Jing Wu, Jennifer Hobbs, Naira Hovakimyan",
         "https://arxiv.org/abs/2307.12168",

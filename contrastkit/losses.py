@@ -833,3 +833,64 @@ def mim_loss(
 
 
 __all__ += ["mim_loss"]
+
+
+def global_contrast(
+    z: Tensor,
+    g_same: Tensor,
+    g_other: Tensor,
+    z_old: Tensor | None = None,
+    temperature: float | Tensor = 0.5,
+) -> Tensor:
+    """CreamFL's client regulariser: pull a client's public representations to the server's.
+
+    Reference: Qiying Yu, Yang Liu, Yimu Wang, Ke Xu, Jingjing Liu, "Multimodal Federated
+    Learning via Contrastive Representation Ensemble", ICLR 2023,
+    https://arxiv.org/abs/2302.08888.
+
+    On public row ``i`` a client's embedding ``z_i`` of one modality, the server's global
+    embeddings ``g_same_i`` (same modality) and ``g_other_j`` (the other modality), cosines:
+    ``inter = CE([z_i . g_other_j / t]_j, i)`` (find its own pair among the server's other
+    modality: closes the modality gap); ``intra = CE([z_i . g_same_i, z_i . z_old_i] / t, 0)``
+    (closer to the server than to the client's own previous model: curbs client drift, as in
+    MOON). ``loss = inter + intra`` averaged over rows (``intra`` is 0 without ``z_old``).
+
+    Args:
+        z: ``(N, D)`` the client's embeddings of the public rows (one modality).
+        g_same: ``(N, D)`` the server's embeddings of the same rows and modality (targets).
+        g_other: ``(N, D)`` the server's embeddings of the same rows, other modality.
+        z_old: optional ``(N, D)`` the client's previous-round embeddings of the same rows.
+        temperature: ``t > 0`` (0.5 in the paper's code).
+
+    Returns:
+        The scalar loss, in the dtype of ``z``.
+
+    Raises:
+        ValueError: bad temperature, mismatched shapes, not 2-D, or an empty batch (named).
+        TypeError: a non-tensor or integer input.
+
+    Example:
+        >>> z, g_img, g_txt = torch.randn(3, 8, 16)
+        >>> loss = global_contrast(z, g_img, g_txt, z_old=None, temperature=0.5)
+    """
+    check_temperature(temperature)
+    _check_pair(z, g_same, "z", "g_same")
+    _check_pair(z, g_other, "z", "g_other")
+    if z_old is not None:
+        _check_pair(z, z_old, "z", "z_old")
+    dtype = z.dtype
+    up = (lambda v: v.float()) if dtype in (torch.float16, torch.bfloat16) else (lambda v: v)
+    zz = F.normalize(up(z), dim=1)  # (N, D)
+    same = F.normalize(up(g_same).detach(), dim=1)
+    other = F.normalize(up(g_other).detach(), dim=1)
+    targets = torch.arange(z.shape[0], device=z.device)
+    loss = F.cross_entropy(zz @ other.T / temperature, targets)  # inter-modal, (N, N) logits
+    if z_old is not None:
+        old = F.normalize(up(z_old).detach(), dim=1)
+        pos, neg = (zz * same).sum(1), (zz * old).sum(1)  # (N,) each
+        logits = torch.stack([pos, neg], dim=1) / temperature  # (N, 2): the server is class 0
+        loss = loss + F.cross_entropy(logits, torch.zeros_like(targets))
+    return loss.to(dtype)
+
+
+__all__ += ["global_contrast"]
