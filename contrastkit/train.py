@@ -420,6 +420,20 @@ N_TEST = 1_000  # held-out images for the final kNN accuracy
 DEFAULT_STEPS = 500
 DEFAULT_LR = 2e-3  # Adam; the rate the `shapes` defaults were calibrated with (batch 256)
 DEFAULT_N_TRAIN = 9_000  # for generated data (`shapes`)
+#: Methods ``contrastkit train`` can build: their first argument is an image encoder and they
+#: learn from ``(x, y)`` image batches (only ``supcon`` reads ``y``). The others need data or
+#: parts the command does not make (captions, other modalities, pseudo-labels, clients): they
+#: are trained in their notebooks.
+CLI_METHODS = (
+    "simclr",
+    "align_uniform",
+    "wang_liu",
+    "moco",
+    "byol_simsiam",
+    "supcon",
+    "cacr",
+    "hallucinator",
+)
 
 
 def _train_test(name: str, n_train: int | None, image_size: int | None, seed: int = 0):
@@ -526,6 +540,12 @@ def cli_train(args: argparse.Namespace) -> int:
     from .utils import seed_everything
 
     methods.get(args.method)  # unknown method: fail before any slow work
+    if args.method not in CLI_METHODS:
+        raise ValueError(
+            f"method {args.method!r} is not trained by `contrastkit train` (it needs more than "
+            f"an image encoder and image batches); run its notebook: contrastkit notebooks "
+            f"--only {args.method}. This command trains: {', '.join(CLI_METHODS)}"
+        )
     seed = 0 if args.seed is None else args.seed
     out = Path(args.out or f"runs/{args.method}-{args.data}-seed{seed}")
     ckpt = out / "checkpoint.pt"

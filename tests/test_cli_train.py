@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from contrastkit import cli
+from contrastkit.train import CLI_METHODS
 
 TINY = ["--n-train", "300", "--image-size", "16", "--batch-size", "32", "--device", "cpu"]
 
@@ -64,6 +65,7 @@ def test_default_out_dir(tmp_path, monkeypatch):
     [
         (["train", "nosuchmethod", "--data", "shapes"], "unknown method 'nosuchmethod'"),
         (["train", "simclr", "--data", "nosuchdata"], "unknown dataset 'nosuchdata'"),
+        (["train", "clip", "--data", "shapes"], "contrastkit notebooks --only clip"),
         (
             ["train", "simclr", "--data", "shapes", "--n-train", "10", "--batch-size", "64"],
             "batch_size",
@@ -75,3 +77,13 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("contrastkit: error:") and message in err
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("method", CLI_METHODS)
+def test_every_cli_method_trains_a_step(method, tmp_path):
+    assert (
+        cli.main(
+            ["train", method, "--data", "shapes", *TINY, "--steps", "1", "--out", str(tmp_path)]
+        )
+        == 0
+    )
