@@ -27,7 +27,9 @@ from dataclasses import dataclass
 DONE: set[str] = {
     "start_here",
     "simclr",
+    "align_uniform",
     "wang_liu",
+    "moco",
     "byol_simsiam",
     "supcon",
     "clip",
@@ -40,6 +42,8 @@ DONE: set[str] = {
     "m5product",
     "ifnd",
     "cacr",
+    "g_simclr",
+    "cmim",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -251,6 +255,11 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
         "Ivor Tsang, Jingren Zhou, Mingyuan Zhou",
         "https://arxiv.org/abs/2105.03746",
     ),
+    "g_simclr": (
+        "Souradip Chakraborty, Aritra Roy Gosthipaty, Sayak Paul",
+        "https://arxiv.org/abs/2009.12007",
+    ),
+    "cmim": ("Micha Livne", "https://arxiv.org/abs/2502.19642"),
     "hallucinator": (
         "Jing Wu, Jennifer Hobbs, Naira Hovakimyan",
         "https://arxiv.org/abs/2307.12168",

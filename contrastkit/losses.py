@@ -894,3 +894,116 @@ def global_contrast(
 
 
 __all__ += ["global_contrast"]
+
+
+def mlcd_loss(z: Tensor, centres: Tensor, positives: Tensor, temperature: float = 0.1) -> Tensor:
+    """Multi-label cluster discrimination: several positive centres per sample, positive and
+    negative terms kept apart.
+
+    Reference: Xiang An, Kaicheng Yang, Xiangzi Dai, Ziyong Feng, Jiankang Deng, "Multi-label
+    Cluster Discrimination for Visual Representation Learning", ECCV 2024,
+    https://arxiv.org/abs/2407.17331.
+
+    With ``s_j = cos(z, c_j) / t`` over the ``K`` centres and ``P`` the positive set::
+
+        loss = mean_i [ log(1 + sum_{j not in P_i} exp(s_ij)) + log(1 + sum_{p in P_i} exp(-s_ip)) ]
+
+    Each log is a ``logsumexp`` with a 0 logit added (``log(1 + sum e^a) = logsumexp([0, a])``),
+    so ``t = 0.01`` does not overflow. Unlike a softmax over all centres, positives do not
+    compete with each other: each only has to score above 0 while every negative scores below.
+
+    Args:
+        z: ``(N, D)`` embeddings. centres: ``(K, D)`` cluster centres (prototypes).
+        positives: ``(N, K)`` bool, True for each sample's positive centres (e.g. its k nearest).
+        temperature: ``t > 0``.
+
+    Returns:
+        The scalar loss, in the dtype of ``z`` (computed in float32 or wider).
+
+    Raises:
+        ValueError: bad temperature, shapes that do not match, NaN inputs.
+        TypeError: non-tensor inputs or a non-bool ``positives``.
+
+    Example:
+        >>> z, centres = torch.randn(8, 16), torch.randn(32, 16)
+        >>> pos = torch.zeros(8, 32, dtype=torch.bool); pos[:, :3] = True
+        >>> loss = mlcd_loss(z, centres, pos, temperature=0.1)
+    """
+    check_temperature(temperature)
+    check_matrix(z, "z")
+    check_matrix(centres, "centres")
+    if not isinstance(positives, Tensor) or positives.dtype != torch.bool:
+        raise TypeError("positives must be a bool tensor (N, K)")
+    if z.shape[1] != centres.shape[1]:
+        raise ValueError(f"z and centres must share D, got {z.shape[1]} and {centres.shape[1]}")
+    if positives.shape != (z.shape[0], centres.shape[0]):
+        raise ValueError(
+            f"positives must be (N, K) = {(z.shape[0], centres.shape[0])}, "
+            f"got {tuple(positives.shape)}"
+        )
+    if not (torch.isfinite(z).all() and torch.isfinite(centres).all()):
+        raise ValueError("z and centres must be finite (got NaN or inf)")
+    dtype = z.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    s = F.normalize(z.to(wide), dim=1) @ F.normalize(centres.to(wide), dim=1).T / temperature
+    zero = s.new_zeros(s.shape[0], 1)  # the "1 +" inside each log
+    neg = torch.logsumexp(torch.cat([zero, s.masked_fill(positives, float("-inf"))], 1), 1)
+    pos = torch.logsumexp(torch.cat([zero, (-s).masked_fill(~positives, float("-inf"))], 1), 1)
+    return (neg + pos).mean().to(dtype)
+
+
+__all__ += ["mlcd_loss"]
+
+
+def itc_distill_loss(
+    a: Tensor,
+    b: Tensor,
+    a_m: Tensor,
+    b_m: Tensor,
+    temperature: float | Tensor = 0.07,
+    alpha: float = 0.4,
+) -> Tensor:
+    """ALBEF's image-text contrastive loss with momentum distillation (soft targets).
+
+    Reference: Li, Selvaraju, Gotmare, Joty, Xiong, Hoi, "Align before Fuse: Vision and Language
+    Representation Learning with Momentum Distillation", NeurIPS 2021,
+    https://arxiv.org/abs/2107.07651.
+
+    With cosine similarities ``s = a b^T / t`` (online) and ``s_m = a_m b_m^T / t`` (momentum)::
+
+        y_i2t = alpha * softmax(s_m) + (1 - alpha) * I      y_t2i likewise with s_m^T
+        loss  = ( CE(s, y_i2t) + CE(s^T, y_t2i) ) / 2       CE with soft targets
+
+    ``alpha = 0`` is ``clip_loss``; the momentum embeddings only shape the targets (no gradient).
+
+    Args:
+        a, b: ``(N, D)`` online image and text embeddings; row i of each pairs up.
+        a_m, b_m: ``(N, D)`` the momentum model's embeddings of the same rows.
+        temperature: ``t > 0``. alpha: in [0, 1], the weight of the soft targets.
+
+    Raises:
+        ValueError: bad temperature or alpha, mismatched shapes (the argument named).
+    """
+    check_temperature(temperature)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    _check_pair(a, b, "a", "b")
+    _check_pair(a, a_m, "a", "a_m")
+    _check_pair(b, b_m, "b", "b_m")
+    dtype = a.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    a, b = F.normalize(a.to(wide), dim=1), F.normalize(b.to(wide), dim=1)
+    logits = a @ b.T / temperature  # (N, N)
+    eye = torch.eye(a.shape[0], device=a.device, dtype=wide)
+    with torch.no_grad():
+        a_m = F.normalize(a_m.detach().to(wide), dim=1)
+        b_m = F.normalize(b_m.detach().to(wide), dim=1)
+        s_m = a_m @ b_m.T / temperature
+        y_i2t = alpha * s_m.softmax(dim=1) + (1 - alpha) * eye
+        y_t2i = alpha * s_m.T.softmax(dim=1) + (1 - alpha) * eye
+    i2t = -(y_i2t * logits.log_softmax(dim=1)).sum(dim=1).mean()
+    t2i = -(y_t2i * logits.T.log_softmax(dim=1)).sum(dim=1).mean()
+    return ((i2t + t2i) / 2).to(dtype)
+
+
+__all__ += ["itc_distill_loss"]

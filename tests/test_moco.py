@@ -96,6 +96,29 @@ def test_split_keys_come_back_in_batch_order(x):
     assert torch.allclose(split, whole, atol=1e-6)
 
 
+def test_queue_size_zero_uses_in_batch_negatives_only(x):
+    model = tiny(queue_size=0)
+    assert model.queue is None
+    torch.manual_seed(3)
+    loss = model.loss(x)
+    # the same views and key shuffle, then the loss by hand: the other keys are the negatives
+    torch.manual_seed(3)
+    v1, v2 = ck.views(x, 2, "simclr")
+    q = model.projector(model.encoder(v1))
+    k = model.keys(v2)
+    assert torch.allclose(loss, ck.info_nce(q, k, None, model.temperature))
+    before = [p.clone() for p in model.key_encoder.parameters()]
+    with torch.no_grad():
+        for p in model.online.parameters():
+            p.add_(1.0)
+    model.after_step(0)  # still the EMA, nothing queued
+    assert model._keys is None
+    assert not all(
+        torch.equal(b, p) for b, p in zip(before, model.key_encoder.parameters(), strict=True)
+    )
+    assert torch.isfinite(model.loss(x))
+
+
 def test_embed_is_the_query_encoder(x):
     model = tiny().eval()
     assert torch.equal(model.embed(x), model.encoder(x))
@@ -124,8 +147,8 @@ def test_bad_arguments():
         tiny(key_splits=0)
     with pytest.raises(ValueError, match="momentum"):
         tiny(momentum=2.0)
-    with pytest.raises(ValueError, match="size"):
-        tiny(queue_size=0)
+    with pytest.raises(ValueError, match="queue_size"):
+        tiny(queue_size=-1)
 
 
 # ---------------------------------------------------------------------- explorer_state
@@ -141,6 +164,13 @@ def test_explorer_counts_batches_and_their_decay():
     assert moco.explorer_state(7, 32, 0.5)["knn"] is None
 
 
+def test_explorer_without_a_queue_has_in_batch_negatives_and_nothing_stale():
+    s = moco.explorer_state(0, 32, 0.99, {(0, 0.99): 0.4, (4096, 0.99): 0.5})
+    assert s["negatives"] == 31 and s["batches"] == 0 and s["age"] == [] and s["kept"] == []
+    assert s["oldest"] == 0 and s["oldest_kept"] == 1.0 and s["knn"] == 0.4
+    assert moco.explorer_state(4096, 32, 0.99)["negatives"] == 4096
+
+
 def test_explorer_momentum_extremes():
     frozen = moco.explorer_state(64, 32, 1.0)
     assert frozen["kept"] == [1.0, 1.0] and frozen["horizon"] == float("inf")
@@ -152,6 +182,33 @@ def test_explorer_momentum_extremes():
 
 def test_explorer_validates():
     with pytest.raises(ValueError, match="queue_size"):
-        moco.explorer_state(0, 32, 0.9)
+        moco.explorer_state(-1, 32, 0.9)
+    with pytest.raises(ValueError, match="batch_size"):
+        moco.explorer_state(64, 0, 0.9)
     with pytest.raises(ValueError, match="momentum"):
         moco.explorer_state(64, 32, 1.5)
+
+
+# ---------------------------------------------------------------------- key_consistency
+
+
+def test_key_consistency_is_the_mean_cosine_at_a_lag():
+    a = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    b = torch.tensor([[0.0, 3.0], [0.0, 1.0]])  # row 0 turned 90 degrees, row 1 kept
+    c = torch.tensor([[-1.0, 0.0], [0.0, -1.0]])
+    assert moco.key_consistency([a, a, a], 1) == pytest.approx(1.0)
+    assert moco.key_consistency([a, b], 1) == pytest.approx(0.5)
+    # pairs (a, c) only: both rows flipped
+    assert moco.key_consistency([a, b, c], 2) == pytest.approx(-1.0)
+    # pairs (a, b) and (b, c): (0 + 1) / 2 and (0 - 1) / 2
+    assert moco.key_consistency([a, b, c], 1) == pytest.approx(0.0)
+
+
+def test_key_consistency_validates():
+    a = torch.ones(3, 2)
+    with pytest.raises(ValueError, match="lag"):
+        moco.key_consistency([a, a], 2)
+    with pytest.raises(ValueError, match="lag"):
+        moco.key_consistency([a, a], 0)
+    with pytest.raises(ValueError, match="shape"):
+        moco.key_consistency([a, torch.ones(4, 2)], 1)

@@ -27,9 +27,10 @@ statistics instead of content.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..augment import AugmentConfig, views
@@ -46,7 +47,9 @@ class MoCo(nn.Module):
     Args:
         encoder: any module with an ``out_dim`` attribute (e.g. ``SmallConvNet()``).
         proj_dim: output size of the projection head (MoCo v2's MLP head; 128 in the paper).
-        queue_size: K, the number of queued negatives (65,536 in the paper).
+        queue_size: K, the number of queued negatives (65,536 in the paper). 0 switches the
+            queue off: the other keys of the batch are the negatives (the in-batch ablation,
+            SimCLR-style negatives with everything else kept).
         momentum: m of the key encoder's EMA (0.999 in the paper; lower for short runs).
         temperature: InfoNCE's t (0.2 in MoCo v2).
         augment: an ``AugmentConfig`` or preset name for the views.
@@ -74,10 +77,12 @@ class MoCo(nn.Module):
         super().__init__()
         if key_splits < 1:
             raise ValueError(f"key_splits must be >= 1, got {key_splits}")
+        if queue_size < 0:
+            raise ValueError(f"queue_size must be >= 0 (0: in-batch negatives), got {queue_size}")
         self.encoder = encoder
         self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
         self.key_encoder = MomentumEncoder(self.online, momentum)  # a copy; never trained
-        self.queue = Queue(queue_size, proj_dim)
+        self.queue = Queue(queue_size, proj_dim) if queue_size else None
         self.temperature = temperature
         self.augment = augment
         self.symmetric = symmetric
@@ -103,9 +108,10 @@ class MoCo(nn.Module):
     def loss(self, batch: Tensor | tuple) -> Tensor:
         x = images(batch)  # (N, C, H, W)
         v1, v2 = views(x, 2, self.augment)
-        negatives = self.queue.get()  # (M, D), M <= K; keys of earlier batches
-        # an empty queue (the first step) falls back to the other keys of the batch
-        negatives = negatives if len(negatives) else None
+        # (M, D), M <= K: keys of earlier batches; with no queue, or an empty one (the first
+        # step), None makes info_nce use the other keys of this batch instead
+        negatives = None if self.queue is None else self.queue.get()
+        negatives = negatives if negatives is not None and len(negatives) else None
         if self.symmetric:
             q = self.projector(self.encoder(torch.cat([v1, v2])))  # (2N, D)
             k = self.keys(torch.cat([v2, v1]))  # (2N, D): the partner view of each query
@@ -119,10 +125,10 @@ class MoCo(nn.Module):
     def after_step(self, step: int) -> None:
         """Move the key encoder towards the query encoder, then enqueue this step's keys."""
         self.key_encoder.update(self.online)
-        if self._keys is not None:
+        if self._keys is not None and self.queue is not None:
             # under torchrun every rank queues the keys of the global batch (same queue everywhere)
             self.queue.push(gather_with_grad(self._keys))
-            self._keys = None
+        self._keys = None
 
     def embed(self, x: Tensor) -> Tensor:
         """The representation used downstream: the query encoder's output, before the head."""
@@ -139,23 +145,28 @@ def explorer_state(
 
     The queue holds ``ceil(K / B)`` batches of keys; the batch written ``a`` steps ago came from
     a key encoder of which only a fraction ``m ** a`` is left in today's (every EMA step keeps
-    ``m`` of the old weights).
+    ``m`` of the old weights). ``K = 0`` is the in-batch ablation: no queue, the negatives are
+    the other ``B - 1`` keys of this step (age 0, nothing stale).
 
     Args:
-        queue_size: K. batch_size: B (keys written per step). momentum: m in [0, 1].
+        queue_size: K (0: no queue). batch_size: B (keys written per step). momentum: m in
+            [0, 1].
         measured: optional ``(queue size, momentum) -> kNN accuracy`` of trained runs, looked
             up for ``(K, m)``.
 
     Returns:
-        ``{"queue_size", "batches", "age": [1..batches], "kept": [m ** age], "oldest": batches,
-        "oldest_kept": m ** batches, "horizon": 1 / (1 - m) steps (inf for m = 1), "knn": the
-        measured accuracy for ``(K, m)`` or None}``.
+        ``{"queue_size", "negatives": K, or B - 1 without a queue, "batches", "age":
+        [1..batches], "kept": [m ** age], "oldest": batches, "oldest_kept": m ** batches (1 for
+        no queue), "horizon": 1 / (1 - m) steps (inf for m = 1), "knn": the measured accuracy
+        for ``(K, m)`` or None}``.
 
     Raises:
-        ValueError: for K or B below 1 or m outside [0, 1].
+        ValueError: for K below 0, B below 1 or m outside [0, 1].
     """
-    if queue_size < 1 or batch_size < 1:
-        raise ValueError(f"queue_size and batch_size must be >= 1, got {queue_size}, {batch_size}")
+    if queue_size < 0 or batch_size < 1:
+        raise ValueError(
+            f"queue_size must be >= 0 and batch_size >= 1, got {queue_size}, {batch_size}"
+        )
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
     batches = math.ceil(queue_size / batch_size)
@@ -163,14 +174,43 @@ def explorer_state(
     kept = [momentum**a for a in age]
     return {
         "queue_size": queue_size,
+        "negatives": queue_size or batch_size - 1,
         "batches": batches,
         "age": age,
         "kept": kept,
         "oldest": batches,
-        "oldest_kept": kept[-1],
+        "oldest_kept": momentum**batches,
         "horizon": math.inf if momentum == 1.0 else 1.0 / (1.0 - momentum),
         "knn": None if measured is None else measured.get((queue_size, momentum)),
     }
+
+
+def key_consistency(snapshots: Sequence[Tensor], lag: int) -> float:
+    """How much a key written ``lag`` snapshots ago still agrees with today's key of the same input.
+
+    The queue is only useful if its old keys are comparable with the current ones. Given the
+    outputs of one network for the same fixed inputs, snapshotted at regular steps, this is the
+    mean cosine similarity between every snapshot and the one ``lag`` snapshots before it (1: the
+    keys did not move; about 0: an old key says nothing about today's).
+
+    Args:
+        snapshots: in step order, each ``(M, D)``: the network's outputs for the same M inputs.
+        lag: distance in snapshots, >= 1.
+
+    Returns:
+        The mean over all pairs ``(t - lag, t)`` and over the M inputs.
+
+    Raises:
+        ValueError: for a lag below 1 or not shorter than the number of snapshots, or snapshots
+            of different shapes.
+    """
+    if lag < 1 or lag >= len(snapshots):
+        raise ValueError(f"lag must be in 1..{len(snapshots) - 1} (snapshots - 1), got {lag}")
+    shapes = {tuple(z.shape) for z in snapshots}
+    if len(shapes) != 1:
+        raise ValueError(f"snapshots must all have one (M, D) shape, got {sorted(shapes)}")
+    z = F.normalize(torch.stack([torch.as_tensor(s).float() for s in snapshots]), dim=-1)
+    return float((z[lag:] * z[:-lag]).sum(-1).mean())
 
 
 METHOD = MoCo
