@@ -44,6 +44,10 @@ DONE: set[str] = {
     "cacr",
     "g_simclr",
     "cmim",
+    "gpc",
+    "mlcd",
+    "modx",
+    "creamfl",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -260,6 +264,14 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
         "https://arxiv.org/abs/2009.12007",
     ),
     "cmim": ("Micha Livne", "https://arxiv.org/abs/2502.19642"),
+    "modx": (
+        "Zixuan Ni, Longhui Wei, Siliang Tang, Yueting Zhuang, Qi Tian",
+        "https://arxiv.org/abs/2305.07437",
+    ),
+    "creamfl": (
+        "Qiying Yu, Yang Liu, Yimu Wang, Ke Xu, Jingjing Liu",
+        "https://arxiv.org/abs/2302.08888",
+    ),
     "hallucinator": (
         "Jing Wu, Jennifer Hobbs, Naira Hovakimyan",
         "https://arxiv.org/abs/2307.12168",
