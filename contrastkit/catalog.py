@@ -48,6 +48,8 @@ DONE: set[str] = {
     "mlcd",
     "modx",
     "creamfl",
+    "declip",
+    "albef",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -271,6 +273,16 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
     "creamfl": (
         "Qiying Yu, Yang Liu, Yimu Wang, Ke Xu, Jingjing Liu",
         "https://arxiv.org/abs/2302.08888",
+    ),
+    "declip": (
+        "Yangguang Li, Feng Liang, Lichen Zhao, Yufeng Cui, Wanli Ouyang, Jing Shao, Fengwei Yu, "
+        "Junjie Yan",
+        "https://arxiv.org/abs/2110.05208",
+    ),
+    "albef": (
+        "Junnan Li, Ramprasaath R. Selvaraju, Akhilesh Deepak Gotmare, Shafiq Joty, Caiming Xiong, "
+        "Steven Hoi",
+        "https://arxiv.org/abs/2107.07651",
     ),
     "hallucinator": (
         "Jing Wu, Jennifer Hobbs, Naira Hovakimyan",
