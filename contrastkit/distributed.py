@@ -29,7 +29,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from .losses import _check_pair, clip_loss, nt_xent
+from .losses import clip_loss, nt_xent
+from .losses.core import _check_pair
 from .utils import check_temperature, get_device
 
 __all__ = [
