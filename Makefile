@@ -29,7 +29,7 @@ test: lint unit notebooks browser
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check contrastkit tests tools benchmarks
+	$(BIN)/ruff format --check contrastkit tests tools benchmarks conftest.py
 	$(BIN)/python tools/nbtool.py check $(NOTEBOOKS)
 
 unit: venv
@@ -56,7 +56,7 @@ report: venv
 	$(BIN)/contrastkit report --results-dir $(RESULTS)/claims
 
 format: venv
-	$(BIN)/ruff format contrastkit tests tools benchmarks
+	$(BIN)/ruff format contrastkit tests tools benchmarks conftest.py
 	$(BIN)/python tools/nbtool.py strip $(NOTEBOOKS)
 	$(BIN)/python tools/readme.py
 
