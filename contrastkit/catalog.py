@@ -50,6 +50,9 @@ DONE: set[str] = {
     "creamfl",
     "declip",
     "albef",
+    "unimo",
+    "mplug2",
+    "tcl",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -283,6 +286,16 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
         "Junnan Li, Ramprasaath R. Selvaraju, Akhilesh Deepak Gotmare, Shafiq Joty, Caiming Xiong, "
         "Steven Hoi",
         "https://arxiv.org/abs/2107.07651",
+    ),
+    "unimo": (
+        "Wei Li, Can Gao, Guocheng Niu, Xinyan Xiao, Hao Liu, Jiachen Liu, Hua Wu, Haifeng Wang",
+        "https://arxiv.org/abs/2012.15409",
+    ),
+    "mplug2": ("Haiyang Xu, Qinghao Ye, Ming Yan et al.", "https://arxiv.org/abs/2302.00402"),
+    "tcl": (
+        "Jinyu Yang, Jiali Duan, Son Tran, Yi Xu, Sampath Chanda, Liqun Chen, Belinda Zeng, "
+        "Trishul Chilimbi, Junzhou Huang",
+        "https://arxiv.org/abs/2202.10401",
     ),
     "hallucinator": (
         "Jing Wu, Jennifer Hobbs, Naira Hovakimyan",

@@ -19,11 +19,13 @@ from .core import align_uniform_loss, clip_loss, info_nce, negative_cosine, nt_x
 from .generative import mim_loss
 from .hardness import hard_contrastive, simple_contrastive
 from .multimodal import (
+    cmcl_loss,
     global_contrast,
     gram_loss,
     gram_volume,
     intra_inter_nce,
     itc_distill_loss,
+    local_global_nce,
     similarity_distillation,
     symile_loss,
 )
@@ -48,4 +50,6 @@ __all__ = [
     "global_contrast",
     "mlcd_loss",
     "itc_distill_loss",
+    "cmcl_loss",
+    "local_global_nce",
 ]

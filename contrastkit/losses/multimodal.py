@@ -22,6 +22,8 @@ __all__ = [
     "similarity_distillation",
     "global_contrast",
     "itc_distill_loss",
+    "cmcl_loss",
+    "local_global_nce",
 ]
 
 
@@ -441,3 +443,136 @@ def itc_distill_loss(
     i2t = -(y_i2t * logits.log_softmax(dim=1)).sum(dim=1).mean()
     t2i = -(y_t2i * logits.T.log_softmax(dim=1)).sum(dim=1).mean()
     return ((i2t + t2i) / 2).to(dtype)
+
+
+def cmcl_loss(
+    image: Tensor,
+    positives: Tensor,
+    negatives: Tensor | None = None,
+    temperature: float | Tensor = 0.07,
+) -> Tensor:
+    """UNIMO's cross-modal contrastive loss: several positive texts per image, plus hard
+    negative texts that only that image sees.
+
+    Reference: Wei Li, Can Gao, Guocheng Niu, Xinyan Xiao, Hao Liu, Jiachen Liu, Hua Wu,
+    Haifeng Wang, "UNIMO: Towards Unified-Modal Understanding and Generation via Cross-Modal
+    Contrastive Learning", ACL 2021, https://arxiv.org/abs/2012.15409.
+
+    With cosines ``d`` and the N*P positive texts of the batch as shared candidates::
+
+        i2t_i = -log[ sum_{p} e^{d(v_i, w_ip)/t} /
+                      ( sum_{j,p} e^{d(v_i, w_jp)/t} + sum_k e^{d(v_i, n_ik)/t} ) ]
+        t2i_ip = CE over the N images, target i (each positive text finds its image)
+        loss = ( mean_i i2t_i + mean_ip t2i_ip ) / 2
+
+    With ``P = 1`` and no negatives this is ``clip_loss``.
+
+    Args:
+        image: ``(N, D)`` image embeddings.
+        positives: ``(N, P, D)`` positive texts of each image (its caption, paraphrases).
+        negatives: ``(N, K, D)`` hard negative texts of each image (rewrites), or None.
+        temperature: ``t > 0``.
+
+    Raises:
+        ValueError: bad temperature, shapes that do not pair up (the argument named).
+    """
+    check_temperature(temperature)
+    check_matrix(image, "image")
+    if not isinstance(positives, Tensor) or positives.ndim != 3:
+        raise ValueError(f"positives must be a 3-D (N, P, D) tensor, got {_shape(positives)}")
+    n, p, d = positives.shape
+    if n != image.shape[0] or d != image.shape[1] or p < 1:
+        raise ValueError(
+            f"positives must be (N, P >= 1, D) with image's N, D = {tuple(image.shape)}, "
+            f"got {tuple(positives.shape)}"
+        )
+    if negatives is not None:
+        if not isinstance(negatives, Tensor) or negatives.ndim != 3:
+            raise ValueError(f"negatives must be a 3-D (N, K, D) tensor, got {_shape(negatives)}")
+        if negatives.shape[0] != n or negatives.shape[2] != d:
+            raise ValueError(
+                f"negatives must be (N, K, D) with image's N, D = {tuple(image.shape)}, "
+                f"got {tuple(negatives.shape)}"
+            )
+    dtype = image.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    v = F.normalize(image.to(wide), dim=-1)  # (N, D)
+    w = F.normalize(positives.to(wide), dim=-1).reshape(n * p, d)  # (N*P, D)
+    logits = v @ w.T / temperature  # (N, N*P)
+    owner = torch.arange(n, device=image.device).repeat_interleave(p)  # (N*P,)
+    own = owner[None, :] == torch.arange(n, device=image.device)[:, None]  # (N, N*P)
+    pos = logits.masked_fill(~own, float("-inf")).logsumexp(dim=1)  # (N,)
+    everything = logits
+    if negatives is not None and negatives.shape[1] > 0:
+        u = F.normalize(negatives.to(wide), dim=-1)  # (N, K, D)
+        hard = torch.einsum("nd,nkd->nk", v, u) / temperature  # (N, K)
+        everything = torch.cat([logits, hard], dim=1)
+    i2t = (everything.logsumexp(dim=1) - pos).mean()
+    t2i = F.cross_entropy(logits.T, owner)
+    return ((i2t + t2i) / 2).to(dtype)
+
+
+def _shape(x) -> str:
+    return str(tuple(x.shape)) if isinstance(x, Tensor) else type(x).__name__
+
+
+def local_global_nce(
+    g: Tensor,
+    local: Tensor,
+    mask: Tensor | None = None,
+    temperature: float | Tensor = 0.07,
+) -> Tensor:
+    """TCL's local mutual-information term: each global embedding picks out its own locals.
+
+    Reference: Yang, Duan, Tran, Xu, Chanda, Chen, Zeng, Chilimbi, Huang, "Vision-Language
+    Pre-Training with Triple Contrastive Learning", CVPR 2022, https://arxiv.org/abs/2202.10401
+    (``in_batch_g2l_loss`` in github.com/uta-smile/TCL).
+
+    With ``s_ij = g_i . l_ij / t`` (sample i's global against its own local j) and
+    ``s_ikm = g_i . l_km / t`` (against local m of another sample k)::
+
+        l_ij = -log( e^{s_ij} / (e^{s_ij} + sum_{k != i, m valid} e^{s_ikm}) )
+        loss = mean_i ( mean_{j valid} l_ij )
+
+    Every valid local of every *other* sample is a negative; invalid locals (text padding) are
+    neither positives nor negatives.
+
+    Args:
+        g: ``(N, D)`` global embeddings. local: ``(N, M, D)`` local embeddings (patches, tokens).
+        mask: ``(N, M)`` bool, True where a local is real; ``None``: all are. Every row needs
+            at least one real local.
+        temperature: ``t > 0``.
+
+    Raises:
+        ValueError: bad temperature, shapes or mask (the argument named).
+    """
+    check_temperature(temperature)
+    check_matrix(g, "g", min_rows=2)
+    if not isinstance(local, Tensor) or local.ndim != 3 or not local.is_floating_point():
+        raise ValueError(
+            f"local must be a floating (N, M, D) tensor, got {getattr(local, 'shape', local)}"
+        )
+    if local.shape[0] != g.shape[0] or local.shape[2] != g.shape[1]:
+        raise ValueError(
+            f"local must be (N, M, D) with g's N and D {tuple(g.shape)}, got {tuple(local.shape)}"
+        )
+    n, m, _ = local.shape
+    if mask is None:
+        mask = torch.ones(n, m, dtype=torch.bool, device=g.device)
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != (n, m):
+        raise ValueError(f"mask must be a bool (N, M) = {(n, m)} tensor, got {mask!r:.80}")
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError("mask must keep at least one local in every row")
+    dtype = g.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    g = F.normalize(g.to(wide), dim=1)
+    local = F.normalize(local.to(wide), dim=2)
+    s = torch.einsum("id,kmd->ikm", g, local) / temperature  # (N, N, M)
+    pos = s.diagonal(dim1=0, dim2=1).T  # (N, M): s_ij
+    other = ~torch.eye(n, dtype=torch.bool, device=g.device)[:, :, None] & mask[None]  # (N, N, M)
+    neg = s.masked_fill(~other, float("-inf")).reshape(n, n * m)  # (N, N*M)
+    neg_lse = neg.logsumexp(dim=1, keepdim=True)  # (N, 1): log sum over the negatives
+    per_local = torch.logaddexp(pos, neg_lse) - pos  # (N, M): -log softmax of the positive
+    maskf = mask.to(wide)
+    per_row = (per_local * maskf).sum(dim=1) / maskf.sum(dim=1)
+    return per_row.mean().to(dtype)
