@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MomentumEncoder", "Queue"]
+__all__ = ["MomentumEncoder", "Queue", "patchify", "random_masking", "unpatchify"]
 
 
 class MomentumEncoder(nn.Module):
@@ -82,3 +82,66 @@ class Queue(nn.Module):
         self.items[idx] = keys
         self.ptr.copy_((self.ptr + len(keys)) % self.size)
         self.filled.copy_(torch.clamp(self.filled + len(keys), max=self.size))
+
+
+# ---------------------------------------------------------------------------------------------
+# Masking (MAE and its descendants): images <-> patch tokens, and a random keep/mask split
+# ---------------------------------------------------------------------------------------------
+
+
+def patchify(x: Tensor, patch: int) -> Tensor:
+    """``(N, C, H, W)`` images -> ``(N, (H/p)(W/p), C p p)`` patches, row-major (MAE's order).
+
+    Raises:
+        ValueError: ``x`` not 4-D, or ``H``/``W`` not divisible by ``patch`` (named).
+    """
+    if x.ndim != 4:
+        raise ValueError(f"x must be (N, C, H, W), got shape {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    if patch < 1 or h % patch or w % patch:
+        raise ValueError(f"patch must divide the image size {h}x{w}, got patch={patch}")
+    x = x.reshape(n, c, h // patch, patch, w // patch, patch)
+    return x.permute(0, 2, 4, 1, 3, 5).reshape(n, (h // patch) * (w // patch), c * patch * patch)
+
+
+def unpatchify(p: Tensor, patch: int, channels: int = 3) -> Tensor:
+    """The inverse of :func:`patchify` for square images: ``(N, P, C p p)`` -> ``(N, C, H, W)``."""
+    n, count, dim = p.shape
+    side = int(round(count**0.5))
+    if side * side != count or dim != channels * patch * patch:
+        raise ValueError(f"p must be (N, side^2, {channels}*{patch}^2), got shape {tuple(p.shape)}")
+    p = p.reshape(n, side, side, channels, patch, patch).permute(0, 3, 1, 4, 2, 5)
+    return p.reshape(n, channels, side * patch, side * patch)
+
+
+def random_masking(
+    n: int,
+    tokens: int,
+    ratio: float,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
+    """MAE's per-sample random masking: keep ``round(tokens * (1 - ratio))`` tokens per row.
+
+    Args:
+        n: rows. tokens: tokens per row. ratio: the masked fraction in ``[0, 1)`` (0.75 in MAE).
+        generator: optional, for a reproducible mask (drawn on the CPU, then moved).
+
+    Returns:
+        ``keep`` ``(n, K)`` int64, the kept tokens' indices in increasing order (gather the
+        visible tokens with it), and ``mask`` ``(n, tokens)`` bool, True where a token is hidden.
+
+    Raises:
+        ValueError: ``ratio`` outside ``[0, 1)`` or fewer than 1 token (named).
+    """
+    if not 0 <= ratio < 1:
+        raise ValueError(f"ratio must be in [0, 1), got {ratio!r}")
+    if tokens < 1 or n < 1:
+        raise ValueError(f"n and tokens must be >= 1, got n={n}, tokens={tokens}")
+    k = max(1, round(tokens * (1 - ratio)))
+    noise = torch.rand(n, tokens, generator=generator)
+    keep = noise.argsort(dim=1)[:, :k].sort(dim=1).values  # (n, K)
+    mask = torch.ones(n, tokens, dtype=torch.bool)
+    mask[torch.arange(n)[:, None], keep] = False
+    return keep.to(device), mask.to(device)

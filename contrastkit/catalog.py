@@ -51,6 +51,18 @@ DONE: set[str] = {
     "unimo",
     "mplug2",
     "tcl",
+    "cacr",
+    "declip",
+    "c3gan",
+    "joint_image_volume",
+    "slotcon",
+    "pixel_prototype",
+    "hydra",
+    "adainf",
+    "mlvgm_views",
+    "voltron",
+    "blto",
+    "theme_transformer",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -299,14 +311,37 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
         "Jing Wu, Jennifer Hobbs, Naira Hovakimyan",
         "https://arxiv.org/abs/2307.12168",
     ),
-    "hydra": ("", "https://arxiv.org/abs/2410.18200"),
+    "hydra": ("Jiantao Wu et al.", "https://arxiv.org/abs/2410.18200"),
     "obow": (
         "Spyros Gidaris, Andrei Bursuc, Gilles Puy, Nikos Komodakis, Matthieu Cord, Patrick Pérez",
         "https://arxiv.org/abs/2012.11552",
     ),
     "mugs": ("Pan Zhou et al.", "https://arxiv.org/abs/2203.14415"),
+    "voltron": (
+        "Siddharth Karamcheti, Suraj Nair, Annie S. Chen, Thomas Kollar, Chelsea Finn, "
+        "Dorsa Sadigh, Percy Liang",
+        "https://arxiv.org/abs/2302.12766",
+    ),
     "trend": ("", "https://arxiv.org/abs/2412.03054"),
     "grace": ("", "https://arxiv.org/abs/2510.04506"),
+    "c3gan": ("Yunji Kim, Jung-Woo Ha", "https://arxiv.org/abs/2112.14971"),
+    "joint_image_volume": ("Duy M. H. Nguyen et al.", "https://arxiv.org/abs/2212.01893"),
+    "slotcon": (
+        "Xin Wen, Bingchen Zhao, Anlin Zheng, Xiangyu Zhang, Xiaojuan Qi",
+        "https://arxiv.org/abs/2205.15288",
+    ),
+    "pixel_prototype": (
+        "Ye Du, Zehua Fu, Qingjie Liu, Yunhong Wang",
+        "https://arxiv.org/abs/2110.07110",
+    ),
+    "adainf": ("Yifei Wang, Jizhe Zhang, Yisen Wang", "https://arxiv.org/abs/2403.12448"),
+    "mlvgm_views": ("Dario Serez et al.", "https://arxiv.org/abs/2501.13718"),
+    "hbi": ("Peng Jin et al.", "https://arxiv.org/abs/2303.14369"),
+    "theme_transformer": (
+        "Yi-Jen Shih, Shih-Lun Wu, Frank Zalkow, Meinard Müller, Yi-Hsuan Yang",
+        "https://arxiv.org/abs/2111.04093",
+    ),
+    "blto": ("Weiyu Sun et al.", "https://arxiv.org/abs/2404.07863"),
 }
 
 

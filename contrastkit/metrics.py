@@ -6,6 +6,8 @@
   gives each negative in its gradient, and how many negatives effectively count.
 * ``knn_accuracy`` / ``linear_probe_accuracy`` — the usual downstream probes.
 * ``effective_rank`` / ``embedding_std`` — collapse indicators.
+* ``recall_at_k`` / ``retrieval_recall`` — cross-modal retrieval (query x gallery scores).
+* ``cluster_accuracy`` / ``dense_miou`` — clusters (image- or pixel-level) against classes.
 
 Everything takes ``(N, D)`` tensors; embeddings are L2-normalised inside where the metric is
 defined on the sphere.
@@ -31,6 +33,10 @@ __all__ = [
     "linear_probe_accuracy",
     "effective_rank",
     "embedding_std",
+    "cluster_accuracy",
+    "recall_at_k",
+    "retrieval_recall",
+    "dense_miou",
 ]
 
 
@@ -237,6 +243,109 @@ def effective_rank(z: Tensor) -> float:
     return float(torch.exp(-(p * p.log()).sum()))
 
 
+def cluster_accuracy(y_true: Tensor, y_pred: Tensor) -> tuple[float, dict[int, int]]:
+    """Clustering accuracy: accuracy under the best one-to-one matching of cluster ids to
+    classes (Hungarian, scipy's ``linear_sum_assignment``), the usual metric of deep clustering
+    and category discovery.
+
+    Clusters and classes may differ in number: unmatched clusters count as errors.
+
+    Raises:
+        ValueError: ``y_true`` and ``y_pred`` of different or empty shapes, or negative ids.
+
+    Returns:
+        ``(accuracy, mapping)``: mapping from cluster id to the class it was matched with.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    y_true = torch.as_tensor(y_true).flatten().cpu().long()
+    y_pred = torch.as_tensor(y_pred).flatten().cpu().long()
+    if y_true.shape != y_pred.shape or y_true.numel() == 0:
+        raise ValueError(
+            f"y_true and y_pred must be equal, non-empty (N,), got "
+            f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+        )
+    if (y_true < 0).any() or (y_pred < 0).any():
+        raise ValueError("labels and cluster ids must be >= 0")
+    _, pred = torch.unique(y_pred, return_inverse=True)  # compact cluster ids
+    ids = torch.unique(y_pred)
+    n_c, n_y = int(pred.max()) + 1, int(y_true.max()) + 1
+    counts = torch.zeros(n_c, n_y, dtype=torch.long)
+    counts.index_put_((pred, y_true), torch.ones_like(pred), accumulate=True)
+    rows, cols = linear_sum_assignment(-counts.numpy())
+    acc = float(counts[rows, cols].sum()) / y_true.numel()
+    return acc, {int(ids[r]): int(c) for r, c in zip(rows, cols)}
+
+
+def recall_at_k(scores: Tensor, k: int = 1, relevant: Tensor | None = None) -> float:
+    """Recall@k of a query x gallery score matrix: the share of queries (rows) with a relevant
+    gallery item (column) among their ``k`` best.
+
+    Args:
+        scores: ``(Q, G)`` similarities, higher = better.
+        k: how many of the best-scoring gallery items count (>= 1).
+        relevant: ``(Q, G)`` bool, which items are right for each query (several when, e.g., a
+            caption fits several clips); default: the diagonal of a square ``scores`` (row i
+            matches column i).
+
+    A query's rank is the number of *irrelevant* items scoring strictly above its best relevant
+    one, so exact ties count in the query's favour: identical captions, which no model can tell
+    apart, do not cost recall. (A collapsed model whose scores all tie scores 1: compare with a
+    baseline.)
+
+    Raises:
+        ValueError: ``scores`` not 2-D, a non-square ``scores`` without ``relevant``, a
+            ``relevant`` of another shape, or ``k < 1``.
+
+    Example:
+        >>> recall_at_k(torch.eye(3))
+        1.0
+    """
+    if not isinstance(scores, Tensor) or scores.ndim != 2:
+        raise ValueError(
+            f"scores must be a 2-D (Q, G) tensor, got {getattr(scores, 'shape', scores)}"
+        )
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if relevant is None:
+        if scores.shape[0] != scores.shape[1]:
+            raise ValueError(
+                "scores must be square (N, N) when relevant is not given, got "
+                f"{tuple(scores.shape)}"
+            )
+        relevant = torch.eye(len(scores), dtype=torch.bool, device=scores.device)
+    if relevant.shape != scores.shape:
+        raise ValueError(
+            f"relevant must have the shape of scores {tuple(scores.shape)}, got "
+            f"{tuple(relevant.shape)}"
+        )
+    scores = scores.detach().float()
+    relevant = relevant.to(device=scores.device, dtype=torch.bool)
+    best = scores.masked_fill(~relevant, float("-inf")).max(dim=1, keepdim=True).values  # (Q, 1)
+    rank = ((scores > best) & ~relevant).sum(dim=1)  # irrelevant items strictly better
+    return float((rank < k).float().mean())
+
+
+def retrieval_recall(
+    scores: Tensor, ks: tuple[int, ...] = (1, 5), names: tuple[str, str] = ("q2t", "t2q")
+) -> dict[str, float]:
+    """Recall@k in both directions of a square score matrix whose row i matches column i.
+
+    Returns ``{f"{names[0]}@{k}", f"{names[1]}@{k}" for k in ks, "mean"}``: rows as queries,
+    then columns as queries (``scores.T``), and the mean of them all (see ``recall_at_k``).
+
+    Example:
+        >>> retrieval_recall(torch.eye(4), ks=(1,), names=("i2t", "t2i"))
+        {'i2t@1': 1.0, 't2i@1': 1.0, 'mean': 1.0}
+    """
+    out = {}
+    for name, s in zip(names, (scores, scores.T)):
+        for k in ks:
+            out[f"{name}@{k}"] = recall_at_k(s, k)
+    out["mean"] = sum(out.values()) / len(out)
+    return out
+
+
 def embedding_std(z: Tensor) -> float:
     """Mean per-dimension std of L2-normalised embeddings (SimSiam's collapse indicator).
 
@@ -244,3 +353,64 @@ def embedding_std(z: Tensor) -> float:
     """
     check_matrix(z, "z", min_rows=2)
     return float(F.normalize(z.detach().float(), dim=1).std(dim=0).mean())
+
+
+def dense_miou(pred: Tensor, target: Tensor, n_classes: int, match: str = "hungarian") -> float:
+    """Mean intersection-over-union of per-pixel labels ``pred`` against ``target``.
+
+    The metric of unsupervised and weakly supervised segmentation. ``pred`` may be cluster ids
+    (e.g. the argmax prototype of every pixel) whose numbering means nothing: ``match`` maps
+    them to classes first.
+
+    Args:
+        pred: ``(...)`` integer labels in ``[0, K)`` (any shape, e.g. ``(N, H, W)``).
+        target: integer classes in ``[0, n_classes)``, the shape of ``pred``.
+        n_classes: number of true classes C; the mean runs over the classes present in
+            ``target``.
+        match: ``"none"`` (pred already are classes), ``"hungarian"`` (one-to-one matching of
+            clusters to classes that maximises the overlap, scipy's ``linear_sum_assignment``;
+            unmatched clusters count as wrong) or ``"majority"`` (each cluster to its most
+            frequent class; lenient when K > C).
+
+    Raises:
+        ValueError: mismatched shapes, labels out of range, or an unknown ``match``.
+
+    Example:
+        >>> dense_miou(torch.tensor([1, 1, 0]), torch.tensor([0, 0, 1]), 2)   # relabelled: 1.0
+    """
+    if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
+        raise TypeError("pred and target must be torch.Tensors")
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"pred and target must have the same shape, got {tuple(pred.shape)} and "
+            f"{tuple(target.shape)}"
+        )
+    if pred.is_floating_point() or target.is_floating_point():
+        raise ValueError("pred and target must be integer labels")
+    if match not in ("none", "hungarian", "majority"):
+        raise ValueError(f"match must be 'none', 'hungarian' or 'majority', got {match!r}")
+    pred, target = pred.detach().flatten().cpu().long(), target.detach().flatten().cpu().long()
+    if target.numel() == 0 or int(target.min()) < 0 or int(target.max()) >= n_classes:
+        raise ValueError(f"target must hold classes in [0, n_classes={n_classes})")
+    if int(pred.min()) < 0:
+        raise ValueError("pred must hold non-negative labels")
+    k = max(int(pred.max()) + 1, n_classes)
+    counts = torch.bincount(pred * n_classes + target, minlength=k * n_classes)
+    counts = counts.reshape(k, n_classes)  # (K, C) pixels of cluster k with class c
+    if match == "hungarian":
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(-counts.double().numpy())
+        to_class = torch.full((k,), -1, dtype=torch.long)  # unmatched clusters: no class
+        to_class[torch.as_tensor(rows)] = torch.as_tensor(cols)
+    elif match == "majority":
+        to_class = counts.argmax(1)
+    else:
+        to_class = torch.arange(k)
+    mapped = to_class[pred]  # (P,) classes, -1 where unmatched
+    ious = []
+    for c in target.unique().tolist():
+        inter = int(((mapped == c) & (target == c)).sum())
+        union = int(((mapped == c) | (target == c)).sum())
+        ious.append(inter / union)
+    return float(sum(ious) / len(ious))

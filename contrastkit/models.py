@@ -9,7 +9,14 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-__all__ = ["MLP", "SmallConvNet", "resnet18", "projection_head", "build_encoder"]
+__all__ = [
+    "MLP",
+    "SmallConvNet",
+    "DenseConvNet",
+    "resnet18",
+    "projection_head",
+    "build_encoder",
+]
 
 
 class MLP(nn.Module):
@@ -71,6 +78,48 @@ class SmallConvNet(nn.Module):
                 layers.append(nn.MaxPool2d(2))
             c = w
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        self.out_dim = widths[-1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class DenseConvNet(nn.Module):
+    """A fully-convolutional encoder that keeps the feature map (for dense methods).
+
+    ``[conv-BN-ReLU] x len(widths)``, stride 1 and "same" padding, no pooling:
+    ``(N, C, H, W) -> (N, widths[-1], H, W)``, one feature vector per pixel. Dense objectives
+    (SlotCon's pixel groups, pixel-to-prototype contrast, CAMs) need that map; pool it
+    (``.mean((2, 3))``) for an image-level embedding.
+
+    Args:
+        in_channels: input channels. widths: channels per layer.
+        kernel_size: odd, one for all layers or one per layer; each layer widens the receptive
+            field by ``kernel_size - 1`` pixels (1: a per-pixel MLP, no context).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        widths: Sequence[int] = (32, 32, 64),
+        kernel_size: int | Sequence[int] = 3,
+    ) -> None:
+        super().__init__()
+        sizes = [kernel_size] * len(widths) if isinstance(kernel_size, int) else list(kernel_size)
+        if len(sizes) != len(widths) or any(k < 1 or k % 2 == 0 for k in sizes):
+            raise ValueError(
+                f"kernel_size must be a positive odd int or one per layer, got {kernel_size!r}"
+            )
+        layers: list[nn.Module] = []
+        c = in_channels
+        for w, k in zip(widths, sizes):
+            layers += [
+                nn.Conv2d(c, w, k, padding=k // 2, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+            ]
+            c = w
         self.net = nn.Sequential(*layers)
         self.out_dim = widths[-1]
 

@@ -131,14 +131,10 @@ def test_training_lowers_the_loss_and_true_tuple_volume():
     hist = ck.fit(model, views, steps=60, batch_size=128, lr=1e-2, progress=False, device="cpu")
     assert hist.loss[-1] < hist.loss[0]
     assert float(gram_volume(model.encode(views)).mean()) < before - 0.1
-    assert gm.recall_at(model.tuple_scores(views), 5) > 0.2
+    assert ck.metrics.recall_at_k(model.tuple_scores(views), 5) > 0.2
 
 
-def test_recall_and_volume_of_cosines():
-    assert gm.recall_at(torch.eye(4), 1) == 1.0
-    assert gm.recall_at(-torch.eye(4), 1) == 0.0 and gm.recall_at(-torch.eye(4), 4) == 1.0
-    with pytest.raises(ValueError, match="square"):
-        gm.recall_at(torch.zeros(2, 3))
+def test_volume_of_cosines():
     out = gm.volume_of_cosines(0.4, 0.4, 0.1)
     v = out["vectors"]
     assert out["feasible"] and torch.allclose(

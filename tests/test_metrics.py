@@ -105,3 +105,55 @@ def test_metrics_reject_bad_input():
         M.negative_weights(torch.randn(2), torch.randn(3, 2), 0.0)
     with pytest.raises(ValueError, match="train_y"):
         M.knn_accuracy(torch.randn(3, 2), torch.arange(4), torch.randn(2, 2), torch.arange(2))
+
+
+def test_recall_at_k_known_cases():
+    sim = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.3, 0.8], [0.1, 0.7, 0.2]])
+    assert M.recall_at_k(sim, 1) == pytest.approx(1 / 3)
+    assert M.recall_at_k(sim, 2) == 1.0
+    assert M.recall_at_k(torch.eye(4)) == 1.0
+    assert M.recall_at_k(-torch.eye(4), 1) == 0.0 and M.recall_at_k(-torch.eye(4), 4) == 1.0
+    # several relevant items: the best-ranked one counts
+    rel = torch.tensor([[True, False, True], [True, False, False], [False, False, True]])
+    assert M.recall_at_k(sim, 1, rel) == pytest.approx(1 / 3)  # row 0 1st, 2 2nd, 1 3rd
+    assert M.recall_at_k(sim, 2, rel) == pytest.approx(2 / 3)
+    # ties count in the query's favour: identical candidates cannot be told apart
+    assert M.recall_at_k(torch.ones(3, 3), 1) == 1.0
+
+
+def test_recall_at_k_matches_a_loop():
+    g = torch.Generator().manual_seed(0)
+    sim = torch.randn(20, 30, generator=g)
+    rel = torch.rand(20, 30, generator=g) < 0.1
+    rel[:, 0] = True
+    for k in (1, 3, 10):
+        hits = 0
+        for q in range(20):
+            top = sim[q].argsort(descending=True)[:k]
+            hits += bool(rel[q, top].any())
+        assert M.recall_at_k(sim, k, rel) == pytest.approx(hits / 20)
+
+
+def test_retrieval_recall_both_directions():
+    sims = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    r = M.retrieval_recall(sims, ks=(1,))
+    assert r["q2t@1"] == pytest.approx(2 / 3) and r["t2q@1"] == pytest.approx(1.0)
+    assert r["mean"] == pytest.approx(5 / 6)
+    assert set(M.retrieval_recall(sims, ks=(1, 2), names=("i2t", "t2i"))) == {
+        "i2t@1",
+        "i2t@2",
+        "t2i@1",
+        "t2i@2",
+        "mean",
+    }
+
+
+def test_recall_rejects_bad_input():
+    with pytest.raises(ValueError, match="square"):
+        M.recall_at_k(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="relevant"):
+        M.recall_at_k(torch.zeros(3, 4), 1, torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="k must be"):
+        M.recall_at_k(torch.eye(3), 0)
+    with pytest.raises(ValueError, match="scores"):
+        M.recall_at_k(torch.zeros(3))

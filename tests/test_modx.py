@@ -165,11 +165,7 @@ def test_class_incremental_stream():
     assert all(torch.equal(p["image"], q["image"]) for p, q in zip(stream, again, strict=True))
 
 
-def test_recall_and_disorder_measures():
-    assert mx.recall_at_1(torch.eye(5)) == 1.0
-    assert mx.recall_at_1(torch.eye(4).roll(1, dims=1)) == 0.0
-    with pytest.raises(ValueError, match="square"):
-        mx.recall_at_1(torch.zeros(3, 4))
+def test_disorder_measures():
     g = torch.Generator().manual_seed(0)
     img, txt = (torch.nn.functional.normalize(v, dim=1) for v in torch.randn(2, 20, 6, generator=g))
     q, _ = torch.linalg.qr(torch.randn(6, 6, generator=g))  # a rotation keeps every angle

@@ -87,15 +87,6 @@ def test_bad_inputs():
         m.raw_video(x)
     with pytest.raises(ValueError, match="temperature"):
         mp.MPLUG2(ck.models.SmallConvNet(), cl.TextEncoder(len(VOCAB)), temperature=0)
-    with pytest.raises(ValueError, match="square"):
-        mp.recall_at_k(torch.zeros(3, 4))
-
-
-def test_recall_at_k():
-    sims = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.5, 0.0], [0.0, 0.0, 1.0]])
-    r = mp.recall_at_k(sims, ks=(1,))
-    assert r["q2t@1"] == pytest.approx(2 / 3) and r["t2q@1"] == pytest.approx(1.0)
-    assert r["mean"] == pytest.approx(5 / 6)
 
 
 def test_sharing_map_toggles():

@@ -39,6 +39,10 @@ Corruptions a real multimodal set has, each recorded:
   clients: small alpha, few classes per client); ``client_modalities`` lists the modalities
   each client holds (the rest are masked), for heterogeneous federated set-ups.
 
+``make_robot_clips``: Voltron's toy "robot" data (card 53): two-frame clips of a grey hand
+pushing a coloured shape, with the instruction ("push the red square left") as tokens, and the
+ground truth (action, shape, colour, the object's position and mask in each frame).
+
 ``make_xor``: the higher-order XOR set of the Symile paper (Saporta et al., NeurIPS 2024).
 ``a, b`` are ``d`` i.i.d. fair bits each; a switch ``s ~ Bernoulli(p)`` per row; ``c = a XOR b``
 where ``s = 1`` and ``c = a`` where ``s = 0``. ``b`` is independent of ``a`` and of ``c`` for
@@ -73,9 +77,11 @@ __all__ = [
     "DOMAIN_STYLES",
     "MODALITIES",
     "MultimodalData",
+    "RobotClips",
     "TABLE_COLUMNS",
     "XORData",
     "make_multimodal",
+    "make_robot_clips",
     "make_xor",
     "xor_information",
 ]
@@ -541,3 +547,125 @@ def xor_information(d: int, p: float) -> dict[str, float]:
         "I(b;a,c)": hb + hac - habc,
         "TC": ha + hb + hc - habc,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Robot clips (Voltron): two frames of a "hand" pushing an object, with the instruction
+# ---------------------------------------------------------------------------------------------
+
+ROBOT_SHAPES = ("square", "triangle", "cross", "star")
+ROBOT_COLOURS = {
+    "red": (0.9, 0.15, 0.15),
+    "green": (0.15, 0.8, 0.2),
+    "blue": (0.2, 0.35, 0.95),
+    "yellow": (0.95, 0.85, 0.1),
+}
+ROBOT_ACTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, 1.0), "down": (0.0, -1.0)}
+ROBOT_VOCAB = Vocabulary(["push", "the", *ROBOT_SHAPES, *ROBOT_COLOURS, *ROBOT_ACTIONS])
+HAND_COLOUR = (0.6, 0.6, 0.6)
+HAND_RADIUS = 0.2  # image units ([-1, 1] across)
+
+
+@dataclass
+class RobotClips:
+    """Two-frame clips of a grey "hand" pushing an object, each with its instruction.
+
+    Attributes:
+        video: ``(N, 2, 3, S, S)`` frames before and after the push.
+        tokens: ``(N, 5)`` int64 ids of ``texts`` in ``vocab`` ("push the red square left").
+        texts: the instructions. shape, colour, action: ``(N,)`` int64 indices into
+            ``ROBOT_SHAPES``, ``ROBOT_COLOURS``, ``ROBOT_ACTIONS``.
+        position: ``(N, 2, 2)`` the object's centre ``(x, y)`` in each frame (y points up).
+        mask: ``(N, 2, S, S)`` bool, the object's pixels (coverage > 0.5) in each frame.
+        vocab: the instruction vocabulary (``ROBOT_VOCAB``).
+    """
+
+    video: Tensor
+    tokens: Tensor
+    texts: list[str]
+    shape: Tensor
+    colour: Tensor
+    action: Tensor
+    position: Tensor
+    mask: Tensor
+    vocab: Vocabulary = field(default=ROBOT_VOCAB, repr=False)
+
+    def __len__(self) -> int:
+        return self.video.shape[0]
+
+    def tensors(self) -> tuple[Tensor, Tensor]:
+        """``(video, tokens)``: what ``fit`` takes for a video-language method."""
+        return self.video, self.tokens
+
+
+def make_robot_clips(
+    n: int = 4000,
+    image_size: int = 16,
+    *,
+    seed: int = 0,
+    distance: float = 0.4,
+    noise: float = 0.03,
+) -> RobotClips:
+    """Voltron's toy "robot" data: a hand pushes an object; the instruction names the push.
+
+    Each clip draws an object (one of ``ROBOT_SHAPES`` in one of ``ROBOT_COLOURS``, random size
+    and rotation) on a random dark plain background, and a push direction (``ROBOT_ACTIONS``).
+    In frame 0 a grey disk (the hand) touches the object on the side opposite the push; in
+    frame 1 both have moved ``distance`` image units that way. Gaussian pixel noise ``noise``.
+    The instruction is "push the <colour> <shape> <direction>": it names the high-level facts
+    (action, object) and says nothing about the position, which only the pixels hold.
+
+    Raises:
+        ValueError: ``n < 1``, ``image_size < 8``, ``distance`` outside ``(0, 0.8]``, or
+            ``noise < 0`` (named).
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if image_size < 8:
+        raise ValueError(f"image_size must be >= 8, got {image_size}")
+    if not 0 < distance <= 0.8:
+        raise ValueError(f"distance must be in (0, 0.8], got {distance}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    g = torch.Generator().manual_seed(seed)
+    shape = torch.randint(0, len(ROBOT_SHAPES), (n,), generator=g)
+    colour = torch.randint(0, len(ROBOT_COLOURS), (n,), generator=g)
+    action = torch.randint(0, len(ROBOT_ACTIONS), (n,), generator=g)
+    scale = 0.3 + 0.15 * torch.rand(n, generator=g)
+    rot = 2 * math.pi * torch.rand(n, generator=g)
+    direction = torch.tensor(list(ROBOT_ACTIONS.values()))[action]  # (n, 2)
+    # Start anywhere in the box such that the end point stays in it too.
+    box = 0.55
+    pos0 = box * (2 * torch.rand(n, 2, generator=g) - 1)
+    along = -box + (2 * box - distance) * torch.rand(n, generator=g)  # along the push
+    axis = direction.abs().argmax(1)  # 0 for left/right, 1 for up/down
+    sign = direction.sum(1)
+    pos0[torch.arange(n), axis] = sign * along
+    position = torch.stack([pos0, pos0 + distance * direction], dim=1)  # (n, 2, 2)
+    background = 0.35 * torch.rand(n, 3, generator=g)
+    rgb = torch.tensor(list(ROBOT_COLOURS.values()))[colour]  # (n, 3)
+    cls = torch.tensor([shapes.SHAPE_NAMES.index(s) for s in ROBOT_SHAPES])[shape]
+    disk = torch.full((n,), shapes.SHAPE_NAMES.index("disk"))
+    no_variant = torch.full((n,), -1)
+    video = torch.empty(n, 2, 3, image_size, image_size)
+    mask = torch.empty(n, 2, image_size, image_size, dtype=torch.bool)
+    for f in range(2):
+        pos = position[:, f]
+        hand = pos - (scale + HAND_RADIUS)[:, None] * direction
+        hand_alpha, _ = shapes._object_alpha(
+            disk, no_variant, hand, torch.full((n,), HAND_RADIUS), rot, image_size
+        )
+        alpha, _ = shapes._object_alpha(cls, no_variant, pos, scale, rot, image_size)
+        img = background[:, :, None, None].expand(n, 3, image_size, image_size)
+        img = img + (torch.tensor(HAND_COLOUR)[None, :, None, None] - img) * hand_alpha[:, None]
+        img = img + (rgb[:, :, None, None] - img) * alpha[:, None]
+        img = img + noise * torch.randn(img.shape, generator=g)
+        video[:, f] = img.clamp(0, 1)
+        mask[:, f] = alpha > 0.5
+    colour_names, action_names = list(ROBOT_COLOURS), list(ROBOT_ACTIONS)
+    texts = [
+        f"push the {colour_names[c]} {ROBOT_SHAPES[s]} {action_names[a]}"
+        for s, c, a in zip(shape.tolist(), colour.tolist(), action.tolist())
+    ]
+    tokens = torch.tensor([ROBOT_VOCAB.encode(t) for t in texts], dtype=torch.long)
+    return RobotClips(video, tokens, texts, shape, colour, action, position, mask)

@@ -14,9 +14,17 @@ here, so ``contrastkit.losses.<name>`` is the one way to call them.
 
 from __future__ import annotations
 
-from .clusters import mlcd_loss
-from .core import align_uniform_loss, clip_loss, info_nce, negative_cosine, nt_xent, supcon
-from .generative import mim_loss
+from .clusters import centroid_nce, mlcd_loss, swav_loss
+from .core import (
+    align_uniform_loss,
+    class_pair_nce,
+    clip_loss,
+    info_nce,
+    negative_cosine,
+    nt_xent,
+    supcon,
+)
+from .generative import masked_reconstruction_loss, mim_loss
 from .hardness import hard_contrastive, simple_contrastive
 from .multimodal import (
     cmcl_loss,
@@ -35,6 +43,7 @@ __all__ = [
     "nt_xent",
     "info_nce",
     "supcon",
+    "class_pair_nce",
     "clip_loss",
     "hard_contrastive",
     "simple_contrastive",
@@ -47,8 +56,11 @@ __all__ = [
     "intra_inter_nce",
     "similarity_distillation",
     "mim_loss",
+    "masked_reconstruction_loss",
     "global_contrast",
     "mlcd_loss",
+    "swav_loss",
+    "centroid_nce",
     "itc_distill_loss",
     "cmcl_loss",
     "local_global_nce",

@@ -1,4 +1,6 @@
-"""Cluster discrimination: MLCD's multi-label loss over cluster centres.
+"""Cluster discrimination: MLCD's multi-label loss over cluster centres, SwAV's swapped
+prediction of equipartitioned cluster codes, and C3-GAN's contrast of embeddings with cluster
+centroids.
 
 See :mod:`contrastkit.losses` for the conventions every loss follows.
 """
@@ -9,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..prototypes import sinkhorn
 from ..utils import check_matrix, check_temperature
 
-__all__ = ["mlcd_loss"]
+__all__ = ["mlcd_loss", "swav_loss", "centroid_nce"]
 
 
 def mlcd_loss(z: Tensor, centres: Tensor, positives: Tensor, temperature: float = 0.1) -> Tensor:
@@ -68,3 +71,122 @@ def mlcd_loss(z: Tensor, centres: Tensor, positives: Tensor, temperature: float 
     neg = torch.logsumexp(torch.cat([zero, s.masked_fill(positives, float("-inf"))], 1), 1)
     pos = torch.logsumexp(torch.cat([zero, (-s).masked_fill(~positives, float("-inf"))], 1), 1)
     return (neg + pos).mean().to(dtype)
+
+
+def swav_loss(
+    z1: Tensor,
+    z2: Tensor,
+    prototypes: Tensor,
+    temperature: float = 0.1,
+    eps: float = 0.05,
+    iters: int = 3,
+) -> Tensor:
+    """SwAV's swapped prediction: each view predicts the other's equipartitioned cluster code.
+
+    Reference: Mathilde Caron, Ishan Misra, Julien Mairal, Priya Goyal, Piotr Bojanowski,
+    Armand Joulin, "Unsupervised Learning of Visual Features by Contrasting Cluster
+    Assignments", NeurIPS 2020, https://arxiv.org/abs/2006.09882.
+
+    With ``s_v = cos(z_v, c)`` the ``(N, K)`` cosines of view ``v`` to the ``K`` prototypes and
+    ``q_v = sinkhorn(s_v, eps)`` its code (no gradient; every prototype gets ~N/K samples)::
+
+        loss = -1/2 mean_i [ sum_k q2_ik log softmax_k(s1_i / t)
+                           + sum_k q1_ik log softmax_k(s2_i / t) ]
+
+    The codes come from :func:`contrastkit.prototypes.sinkhorn` (log space) and the predictions
+    from ``log_softmax`` on ``s / t``, so ``t = 0.01`` does not overflow. Gradients reach the
+    embeddings and the prototypes through the predictions only.
+
+    Args:
+        z1, z2: ``(N, D)`` embeddings of two views of the same ``N`` samples.
+        prototypes: ``(K, D)`` prototype vectors (normalised inside).
+        temperature: ``t > 0`` of the prediction softmax (0.1 in SwAV).
+        eps: Sinkhorn's entropic regularisation ``> 0`` (0.05 in SwAV).
+        iters: Sinkhorn iterations (3 in SwAV).
+
+    Returns:
+        The scalar loss, in the dtype of ``z1`` (computed in float32 or wider).
+
+    Raises:
+        ValueError: bad temperature, shapes that do not match, NaN inputs.
+        TypeError: non-tensor inputs.
+
+    Example:
+        >>> z1, z2, c = torch.randn(64, 16), torch.randn(64, 16), torch.randn(10, 16)
+        >>> loss = swav_loss(z1, z2, c, temperature=0.1)
+    """
+    check_temperature(temperature)
+    check_matrix(z1, "z1")
+    check_matrix(z2, "z2")
+    check_matrix(prototypes, "prototypes")
+    if z1.shape != z2.shape:
+        raise ValueError(
+            f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}"
+        )
+    if prototypes.shape[1] != z1.shape[1]:
+        raise ValueError(
+            f"prototypes must be (K, {z1.shape[1]}) like z1's D, got {tuple(prototypes.shape)}"
+        )
+    for name, t in (("z1", z1), ("z2", z2), ("prototypes", prototypes)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} must be finite (got NaN or inf)")
+    dtype = z1.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    c = F.normalize(prototypes.to(wide), dim=1)
+    s1 = F.normalize(z1.to(wide), dim=1) @ c.T  # (N, K)
+    s2 = F.normalize(z2.to(wide), dim=1) @ c.T
+    with torch.no_grad():
+        q1, q2 = sinkhorn(s1.detach(), eps, iters), sinkhorn(s2.detach(), eps, iters)
+    loss = -0.5 * (
+        (q2 * F.log_softmax(s1 / temperature, dim=1)).sum(1)
+        + (q1 * F.log_softmax(s2 / temperature, dim=1)).sum(1)
+    )
+    return loss.mean().to(dtype)
+
+
+def centroid_nce(h: Tensor, centroids: Tensor, target: Tensor, temperature: float = 0.1) -> Tensor:
+    """Contrast each embedding with ``K`` cluster centroids: pull it to its own, push the rest.
+
+    Reference (as C3-GAN's information loss): Yunji Kim, Jung-Woo Ha, "Contrastive Fine-grained
+    Class Clustering via Generative Adversarial Networks", ICLR 2022,
+    https://arxiv.org/abs/2112.14971.
+
+    With ``s_k = cos(h, c_k) / t``::
+
+        loss = mean_i [ -log softmax_k(s_i)[target_i] ]  =  cross_entropy(s, target)
+
+    A ``logsumexp`` (``cross_entropy``) on ``s / t``, so ``t = 0.01`` does not overflow.
+
+    Args:
+        h: ``(N, D)`` embeddings. centroids: ``(K, D)`` (normalised inside).
+        target: ``(N,)`` long, each embedding's centroid in ``[0, K)``.
+        temperature: ``t > 0`` (0.1 in C3-GAN).
+
+    Returns:
+        The scalar loss, in the dtype of ``h`` (computed in float32 or wider).
+
+    Raises:
+        ValueError: bad temperature, shapes that do not match, targets out of range, NaN inputs.
+        TypeError: non-tensor inputs or a non-integer ``target``.
+
+    Example:
+        >>> h, c = torch.randn(8, 16), torch.randn(10, 16)
+        >>> loss = centroid_nce(h, c, torch.randint(0, 10, (8,)), temperature=0.1)
+    """
+    check_temperature(temperature)
+    check_matrix(h, "h")
+    check_matrix(centroids, "centroids")
+    if not isinstance(target, Tensor) or target.is_floating_point() or target.dtype == torch.bool:
+        raise TypeError("target must be an integer tensor (N,) of centroid indices")
+    if centroids.shape[1] != h.shape[1]:
+        raise ValueError(f"h and centroids must share D, got {h.shape[1]} and {centroids.shape[1]}")
+    if target.shape != (h.shape[0],):
+        raise ValueError(f"target must be ({h.shape[0]},), got {tuple(target.shape)}")
+    if ((target < 0) | (target >= centroids.shape[0])).any():
+        raise ValueError(f"target must be in [0, {centroids.shape[0]}) (one per centroid)")
+    if not (torch.isfinite(h).all() and torch.isfinite(centroids).all()):
+        raise ValueError("h and centroids must be finite (got NaN or inf)")
+    dtype = h.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    s = F.normalize(h.to(wide), dim=1) @ F.normalize(centroids.to(wide), dim=1).T  # (N, K)
+    return F.cross_entropy(s / temperature, target.long()).to(dtype)

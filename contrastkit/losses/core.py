@@ -12,7 +12,15 @@ from torch import Tensor
 
 from ..utils import check_labels, check_matrix, check_same_shape, check_temperature
 
-__all__ = ["nt_xent", "info_nce", "supcon", "clip_loss", "align_uniform_loss", "negative_cosine"]
+__all__ = [
+    "nt_xent",
+    "info_nce",
+    "supcon",
+    "class_pair_nce",
+    "clip_loss",
+    "align_uniform_loss",
+    "negative_cosine",
+]
 
 
 def _check_pair(z1: Tensor, z2: Tensor, name1: str, name2: str, min_rows: int = 1) -> None:
@@ -177,6 +185,70 @@ def supcon(z: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
     # masked_fill before the sum: -inf on the diagonal times 0 would be NaN.
     pos_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)
     return -(pos_log_prob[has_pos] / n_pos[has_pos]).mean().to(z.dtype)
+
+
+def class_pair_nce(
+    z: Tensor,
+    labels: Tensor,
+    pair_labels: Tensor,
+    gates: Tensor | None = None,
+    temperature: float = 0.1,
+) -> Tensor:
+    """Multi-positive InfoNCE between two classes, in a gated subspace (Hydra / SimLAP).
+
+    Reference: Jiantao Wu, Sara Atito, Zhenhua Feng, Shentong Mo, Josef Kittler, Muhammad Awais,
+    "Rethinking Positive Pairs in Contrastive Learning", arXiv 2024,
+    https://arxiv.org/abs/2410.18200.
+
+    Anchor ``i`` has class ``a = labels[i]`` and is paired with class ``b = pair_labels[i]``
+    (any class: ``b = a`` is SupCon-like). Its positives are the other samples of class ``b``;
+    its negatives the samples of neither ``a`` nor ``b``. With ``u = z / |z|`` and the anchor's
+    gate ``g_i`` in ``(0, 1)^D``::
+
+        s_ij = (g_i * u_i) . (g_i * u_j) / t          similarity inside the gated subspace
+        l_ip = log( e^{s_ip} + sum_{n in Neg(i)} e^{s_in} ) - s_ip
+        loss = mean over all (anchor, positive) pairs of l_ip
+
+    computed as ``softplus(logsumexp_n s_in - s_ip)``, which never overflows.
+
+    Args:
+        z: ``(N, D)`` embeddings (normalised inside).
+        labels: ``(N,)`` integer class of each sample.
+        pair_labels: ``(N,)`` integer class each anchor is paired with.
+        gates: ``(N, D)`` per-anchor gates in ``[0, 1]``, or None for no gate (all ones).
+        temperature: ``t > 0``; 0.1 in the paper's code.
+
+    Returns:
+        The scalar loss (0, still attached to the graph, when no anchor has a positive).
+
+    Raises:
+        ValueError: bad temperature, wrong shapes or an empty batch.
+
+    Example:
+        >>> z, y = torch.randn(8, 16), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+        >>> loss = class_pair_nce(z, y, (y + 1) % 4, torch.rand(8, 16))
+    """
+    check_temperature(temperature)
+    check_matrix(z, "z", min_rows=2)
+    n = z.shape[0]
+    check_labels(labels, n)
+    check_labels(pair_labels, n, "pair_labels")
+    if gates is not None:
+        check_same_shape(z, gates, "z", "gates")
+    u = F.normalize(z.float(), dim=1)  # float32 keeps bf16 inputs accurate
+    anchors = u if gates is None else u * gates.float().square()  # (g * u_i) . (g * u_j)
+    logits = anchors @ u.T / temperature  # (N, N)
+    eye = torch.eye(n, dtype=torch.bool, device=z.device)
+    positives = (pair_labels[:, None] == labels[None, :]) & ~eye  # (N, N): class b
+    negatives = (labels[:, None] != labels[None, :]) & (pair_labels[:, None] != labels[None, :])
+    if not positives.any():
+        return z.sum() * 0.0
+    has_neg = negatives.any(dim=1, keepdim=True)  # (N, 1)
+    # rows without negatives take a finite dummy logsumexp (its gradient would be NaN), then -inf
+    neg_lse = logits.masked_fill(~negatives, float("-inf")).masked_fill(~has_neg, 0.0)
+    neg_lse = torch.where(has_neg, neg_lse.logsumexp(dim=1, keepdim=True), float("-inf"))
+    per_pair = F.softplus(neg_lse - logits)  # (N, N): l_ip for every candidate j
+    return per_pair[positives].mean().to(z.dtype)
 
 
 def clip_loss(a: Tensor, b: Tensor, temperature: float | Tensor = 0.07) -> Tensor:

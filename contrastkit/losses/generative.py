@@ -1,4 +1,5 @@
-"""Generative objectives used beside a contrastive term: the MIM autoencoder loss (cMIM).
+"""Generative objectives used beside a contrastive term: the MIM autoencoder loss (cMIM) and
+MAE's masked reconstruction (Voltron).
 
 See :mod:`contrastkit.losses` for the conventions every loss follows.
 """
@@ -10,7 +11,7 @@ from torch import Tensor
 
 from .core import _check_pair
 
-__all__ = ["mim_loss"]
+__all__ = ["masked_reconstruction_loss", "mim_loss"]
 
 
 def mim_loss(
@@ -59,3 +60,51 @@ def mim_loss(
     log_pz = -0.5 * (z**2 + log2pi).sum(1)  # (N,) standard normal prior
     log_qz = (-0.5 * (((z - mu) / sigma) ** 2 + log2pi) - torch.log(sigma)).sum(1)  # (N,)
     return (-0.5 * (log_px + log_pz + log_qz)).mean().to(dtype)
+
+
+def masked_reconstruction_loss(
+    pred: Tensor, target: Tensor, mask: Tensor, norm_pix: bool = False, eps: float = 1e-6
+) -> Tensor:
+    """MAE's loss: the mean squared error over the *masked* patches only.
+
+    Reference: Kaiming He, Xinlei Chen, Saining Xie, Yanghao Li, Piotr Dollar, Ross Girshick,
+    "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022,
+    https://arxiv.org/abs/2111.06377 (used by Voltron, card 53, for its reconstruction term).
+
+    ``loss = sum_{i,p} m_ip ||t_ip - pred_ip||^2 / (D sum_{i,p} m_ip)`` where ``t`` is the patch's
+    pixels, standardised per patch when ``norm_pix`` (MAE's best setting): ``(t - mean) /
+    sqrt(var + eps)``. Not a softmax: no temperature; computed in float32 or wider.
+
+    Args:
+        pred, target: ``(N, P, D)`` predicted and true patches. mask: ``(N, P)`` bool, True
+            where the patch was hidden from the encoder (only those count).
+        norm_pix: standardise each target patch first. eps: added to the variance.
+
+    Raises:
+        ValueError: mismatched or non-3-D ``pred``/``target``, a ``mask`` of the wrong shape or
+            not bool, or no masked patch at all (named).
+
+    Example:
+        >>> mask = torch.rand(8, 16) < 0.75
+        >>> loss = masked_reconstruction_loss(torch.rand(8, 16, 48), torch.rand(8, 16, 48), mask)
+    """
+    if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
+        raise TypeError("pred and target must be tensors")
+    if pred.ndim != 3 or pred.shape != target.shape:
+        raise ValueError(
+            f"pred and target must be (N, P, D) of one shape, got {tuple(pred.shape)} and "
+            f"{tuple(target.shape)}"
+        )
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != pred.shape[:2]:
+        raise ValueError(f"mask must be a bool (N, P) = {tuple(pred.shape[:2])} tensor")
+    if not bool(mask.any()):
+        raise ValueError("mask has no masked patch: nothing to reconstruct")
+    dtype = pred.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    pred, target = pred.to(wide), target.to(wide)
+    if norm_pix:
+        mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
+        target = (target - mean) / (var + eps).sqrt()
+    err = ((pred - target) ** 2).mean(-1)  # (N, P)
+    m = mask.to(wide)
+    return ((err * m).sum() / m.sum()).to(dtype)

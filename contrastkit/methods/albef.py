@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .. import metrics
 from ..blocks import MomentumEncoder
 from ..losses import itc_distill_loss
 from .clip import CLIP
@@ -105,15 +106,7 @@ def retrieval_recall(
     """
     if len(x) != len(tokens):
         raise ValueError(f"x and tokens must have the same rows, got {len(x)} and {len(tokens)}")
-    sims = model.similarity(x, tokens)  # (N, N)
-    target = torch.arange(len(x))
-    out = {}
-    for name, s in (("i2t", sims), ("t2i", sims.T)):
-        rank = (s > s[target, target][:, None]).sum(dim=1)  # candidates strictly better
-        for k in ks:
-            out[f"{name}@{k}"] = float((rank < k).float().mean())
-    out["mean"] = sum(out.values()) / len(out)
-    return out
+    return metrics.retrieval_recall(model.similarity(x, tokens), ks, names=("i2t", "t2i"))
 
 
 def soft_targets(sims: Tensor, alpha: float, temperature: float) -> Tensor:

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses import clip_loss, intra_inter_nce
+from ..metrics import recall_at_k
 from .clip import TextEncoder
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "cross_modal_cosine",
     "log_spectrogram",
     "query_view",
-    "recall_at_k",
     "retrieval_report",
 ]
 
@@ -220,30 +220,6 @@ class CLSR(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-def recall_at_k(sim: Tensor, relevant: Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
-    """Recall@k of a query x gallery similarity matrix.
-
-    A query scores a hit at ``k`` when one of its ``k`` most similar gallery items is relevant
-    (``relevant[q, g]`` True), the usual definition when a caption has several matching clips.
-
-    Args:
-        sim: ``(Q, G)`` similarities. relevant: ``(Q, G)`` bool.
-
-    Raises:
-        ValueError: mismatched shapes or a k < 1.
-    """
-    if sim.shape != relevant.shape or sim.ndim != 2:
-        raise ValueError(
-            f"sim and relevant must be the same (Q, G) shape, got {tuple(sim.shape)} and "
-            f"{tuple(relevant.shape)}"
-        )
-    if any(k < 1 for k in ks):
-        raise ValueError(f"ks must be >= 1, got {ks}")
-    order = sim.argsort(dim=1, descending=True)  # (Q, G)
-    hits = relevant.gather(1, order)  # (Q, G), in rank order
-    return {k: float(hits[:, :k].any(dim=1).float().mean()) for k in ks}
-
-
 def cross_modal_cosine(z: Tensor, groups: Tensor) -> dict[str, float]:
     """Within-modality separability of unit embeddings ``z`` by ground-truth ``groups``.
 
@@ -280,10 +256,9 @@ def retrieval_report(
     za, zt = model.encode(audio, tokens)
     relevant = content[:, None] == content[None, :]  # (N, N)
     sim = zt @ za.T  # (N captions, N clips)
-    t2a, a2t = recall_at_k(sim, relevant, ks), recall_at_k(sim.T, relevant, ks)
+    out = {f"t2a_R@{k}": recall_at_k(sim, k, relevant) for k in ks}
+    out.update({f"a2t_R@{k}": recall_at_k(sim.T, k, relevant.T) for k in ks})
     sep = cross_modal_cosine(za, content)
-    out = {f"t2a_R@{k}": v for k, v in t2a.items()}
-    out.update({f"a2t_R@{k}": v for k, v in a2t.items()})
     out.update({f"audio_{k}": v for k, v in sep.items()})
     return out
 

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 
 from ..augment import AugmentConfig, views
 from ..losses import nt_xent, supcon
+from ..metrics import cluster_accuracy
 from ..models import projection_head
 from ..prototypes import kmeans
 
@@ -58,44 +59,9 @@ __all__ = [
     "ss_kmeans",
     "log_marginal",
     "split_merge",
-    "cluster_accuracy",
     "gcd_accuracy",
     "proto_logits",
 ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Clustering accuracy (Hungarian matching), the GCD protocol's metric
-# ---------------------------------------------------------------------------------------------
-
-
-def cluster_accuracy(y_true: Tensor, y_pred: Tensor) -> tuple[float, dict[int, int]]:
-    """Accuracy under the best one-to-one matching of clusters to classes (Hungarian).
-
-    Clusters and classes may differ in number: unmatched clusters count as errors.
-
-    Returns:
-        ``(accuracy, mapping)``: mapping from cluster id to the class it was matched with.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    y_true = torch.as_tensor(y_true).flatten().cpu().long()
-    y_pred = torch.as_tensor(y_pred).flatten().cpu().long()
-    if y_true.shape != y_pred.shape or y_true.numel() == 0:
-        raise ValueError(
-            f"y_true and y_pred must be equal, non-empty (N,), got "
-            f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}"
-        )
-    if (y_true < 0).any() or (y_pred < 0).any():
-        raise ValueError("labels and cluster ids must be >= 0")
-    _, pred = torch.unique(y_pred, return_inverse=True)  # compact cluster ids
-    ids = torch.unique(y_pred)
-    n_c, n_y = int(pred.max()) + 1, int(y_true.max()) + 1
-    counts = torch.zeros(n_c, n_y, dtype=torch.long)
-    counts.index_put_((pred, y_true), torch.ones_like(pred), accumulate=True)
-    rows, cols = linear_sum_assignment(-counts.numpy())
-    acc = float(counts[rows, cols].sum()) / y_true.numel()
-    return acc, {int(ids[r]): int(c) for r, c in zip(rows, cols)}
 
 
 def gcd_accuracy(y_true: Tensor, y_pred: Tensor, known: Tensor) -> dict[str, float]:

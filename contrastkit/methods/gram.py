@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from ..losses import gram_loss, gram_volume
 from .symile import MultiEncoder, PairwiseCLIP
 
-__all__ = ["GRAM", "PairwiseCLIP", "pair_cosine", "recall_at", "tuple_scores", "volume_of_cosines"]
+__all__ = ["GRAM", "PairwiseCLIP", "pair_cosine", "tuple_scores", "volume_of_cosines"]
 
 
 class GRAM(MultiEncoder):
@@ -100,16 +100,6 @@ def pair_cosine(model: MultiEncoder, batch: Sequence[Tensor], i: int, j: int) ->
     """Mean cosine between modalities ``i`` and ``j`` of the same tuples (matched pairs)."""
     r = model.encode(batch)
     return float(F.cosine_similarity(r[i], r[j], dim=1).mean())
-
-
-def recall_at(scores: Tensor, k: int = 1) -> float:
-    """Share of rows ``i`` whose true match (column ``i``) is among their ``k`` best columns."""
-    if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
-        raise ValueError(f"scores must be a square (N, N) matrix, got {tuple(scores.shape)}")
-    top = scores.topk(min(k, scores.shape[1]), dim=1).indices
-    return float(
-        (top == torch.arange(len(scores), device=scores.device)[:, None]).any(1).float().mean()
-    )
 
 
 def volume_of_cosines(c01: float, c02: float, c12: float) -> dict:

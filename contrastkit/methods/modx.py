@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from ..losses import clip_loss, similarity_distillation
+from ..metrics import recall_at_k
 from .clip import CLIP
 
 
@@ -121,16 +122,6 @@ class ModX(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-def recall_at_1(sim: Tensor) -> float:
-    """Text -> image R@1 of an ``(N, N)`` image-text similarity matrix: the fraction of captions
-    (columns) whose own image (the same row) scores highest."""
-    if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
-        raise ValueError(f"sim must be a square (N, N) matrix, got {tuple(sim.shape)}")
-    return float(
-        (sim.argmax(dim=0) == torch.arange(sim.shape[1], device=sim.device)).float().mean()
-    )
-
-
 @torch.no_grad()
 def encode_pairs(clip: CLIP, x: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor]:
     """``(N, E)`` unit image and text embeddings of the pairs, in eval mode, on the CPU."""
@@ -175,7 +166,7 @@ def r1_matrix(models: Sequence[CLIP], tests: Sequence[tuple[Tensor, Tensor]]) ->
     for p, m in enumerate(models):
         for d, (x, tok) in enumerate(tests):
             a, b = encode_pairs(m, x, tok)
-            out[p, d] = recall_at_1(a @ b.T)
+            out[p, d] = recall_at_k(b @ a.T)  # captions (rows) query the images
     return out
 
 

@@ -198,21 +198,6 @@ def n_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def recall_at_k(sims: Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
-    """Recall@k of a square similarity matrix whose row i matches column i, both directions:
-    ``{"q2t@k", "t2q@k", "mean"}`` (ties count in the query's favour)."""
-    if sims.ndim != 2 or sims.shape[0] != sims.shape[1]:
-        raise ValueError(f"sims must be a square (N, N) matrix, got {tuple(sims.shape)}")
-    target = torch.arange(len(sims))
-    out = {}
-    for name, s in (("q2t", sims), ("t2q", sims.T)):
-        rank = (s > s[target, target][:, None]).sum(dim=1)
-        for k in ks:
-            out[f"{name}@{k}"] = float((rank < k).float().mean())
-    out["mean"] = sum(out.values()) / len(out)
-    return out
-
-
 def sharing_map(shared_spatial: bool, shared_universal: bool) -> dict[str, str]:
     """Which module each modality's path uses, per toggle: the pure function behind the
     notebook's module-diagram toggles. Values name the module instance (same name: shared)."""
