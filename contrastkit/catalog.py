@@ -63,6 +63,7 @@ DONE: set[str] = {
     "voltron",
     "blto",
     "theme_transformer",
+    "hbi",
 }
 
 START_HERE_NOTEBOOK = "notebooks/00_start_here.ipynb"
