@@ -33,7 +33,7 @@ def test_nce_matches_float64_reference(p, c, d, tau):
     valid = torch.ones(c, dtype=torch.bool)
     valid[-1] = False
     labels = torch.randint(0, c - 1, (p,), generator=g)
-    got = pp.pixel_prototype_nce(pixels.double(), labels, protos.double(), valid, tau)
+    got = ck.losses.pixel_prototype_nce(pixels.double(), labels, protos.double(), valid, tau)
     assert float(got) == pytest.approx(nce_reference(pixels, labels, protos, valid, tau), rel=1e-9)
 
 
@@ -42,8 +42,8 @@ def test_nce_permutation_invariant():
     pixels, protos = torch.randn(20, 8, generator=g), torch.randn(4, 8, generator=g)
     labels = torch.randint(0, 4, (20,), generator=g)
     perm = torch.randperm(20, generator=g)
-    a = pp.pixel_prototype_nce(pixels, labels, protos)
-    b = pp.pixel_prototype_nce(pixels[perm], labels[perm], protos)
+    a = ck.losses.pixel_prototype_nce(pixels, labels, protos)
+    b = ck.losses.pixel_prototype_nce(pixels[perm], labels[perm], protos)
     assert float(a) == pytest.approx(float(b), rel=1e-5)
 
 
@@ -53,22 +53,24 @@ def test_nce_stable_at_low_temperature(dtype):
     pixels = torch.ones(16, 8) + 1e-3 * torch.randn(16, 8, generator=g)
     protos = torch.ones(3, 8) + 1e-3 * torch.randn(3, 8, generator=g)
     labels = torch.randint(0, 3, (16,), generator=g)
-    loss = pp.pixel_prototype_nce(pixels.to(dtype), labels, protos.to(dtype), temperature=0.01)
+    loss = ck.losses.pixel_prototype_nce(
+        pixels.to(dtype), labels, protos.to(dtype), temperature=0.01
+    )
     assert torch.isfinite(loss)
 
 
 def test_nce_names_bad_arguments():
     pixels, protos, labels = torch.zeros(4, 3), torch.ones(2, 3), torch.zeros(4, dtype=torch.long)
     with pytest.raises(ValueError, match="temperature"):
-        pp.pixel_prototype_nce(pixels, labels, protos, temperature=0.0)
+        ck.losses.pixel_prototype_nce(pixels, labels, protos, temperature=0.0)
     with pytest.raises(ValueError, match="prototypes"):
-        pp.pixel_prototype_nce(pixels, labels, torch.ones(2, 5))
+        ck.losses.pixel_prototype_nce(pixels, labels, torch.ones(2, 5))
     with pytest.raises(ValueError, match="labels"):
-        pp.pixel_prototype_nce(pixels, labels[:2], protos)
+        ck.losses.pixel_prototype_nce(pixels, labels[:2], protos)
     with pytest.raises(ValueError, match="labels"):
-        pp.pixel_prototype_nce(pixels, labels + 5, protos)
+        ck.losses.pixel_prototype_nce(pixels, labels + 5, protos)
     with pytest.raises(ValueError, match="valid"):
-        pp.pixel_prototype_nce(pixels, labels, protos, torch.tensor([False, True]))
+        ck.losses.pixel_prototype_nce(pixels, labels, protos, torch.tensor([False, True]))
 
 
 def test_pseudo_labels_follow_threshold_and_image_labels():

@@ -48,7 +48,7 @@ def test_group_loss_matches_float64_reference(p, k, temps):
     g = torch.Generator().manual_seed(p + k)
     s, t = torch.rand(p, k, generator=g) * 2 - 1, torch.rand(p, k, generator=g) * 2 - 1
     c = torch.rand(k, generator=g) * 0.2
-    got = slotcon.group_loss(s.double(), t.double(), c.double(), *temps)
+    got = ck.losses.centred_distillation(s.double(), t.double(), c.double(), *temps)
     assert float(got) == pytest.approx(group_loss_reference(s, t, c, *temps), rel=1e-9)
 
 
@@ -59,7 +59,7 @@ def test_slot_contrast_loss_matches_float64_reference(n, k, d, tau):
     q, kk = torch.randn(n, k, d, generator=g), torch.randn(n, k, d, generator=g)
     win_q, win_k = torch.rand(n, k, generator=g) > 0.3, torch.rand(n, k, generator=g) > 0.3
     win_q[0, 0] = win_k[0, 0] = True
-    got = slotcon.slot_contrast_loss(q.double(), kk.double(), win_q, win_k, tau)
+    got = ck.losses.slot_contrast_loss(q.double(), kk.double(), win_q, win_k, tau)
     assert float(got) == pytest.approx(slot_loss_reference(q, kk, win_q, win_k, tau), rel=1e-9)
 
 
@@ -68,11 +68,11 @@ def test_slot_contrast_loss_permutation_invariant_and_empty():
     q, k = torch.randn(4, 3, 8, generator=g), torch.randn(4, 3, 8, generator=g)
     win = torch.ones(4, 3, dtype=torch.bool)
     perm = torch.randperm(4, generator=g)
-    a = slotcon.slot_contrast_loss(q, k, win, win)
-    b = slotcon.slot_contrast_loss(q[perm], k[perm], win, win)
+    a = ck.losses.slot_contrast_loss(q, k, win, win)
+    b = ck.losses.slot_contrast_loss(q[perm], k[perm], win, win)
     assert float(a) == pytest.approx(float(b), rel=1e-5)
     q.requires_grad_(True)
-    none = slotcon.slot_contrast_loss(q, k, ~win, win)
+    none = ck.losses.slot_contrast_loss(q, k, ~win, win)
     assert float(none.detach()) == 0.0
     none.backward()  # a graph even when no slot is shared
 
@@ -82,31 +82,33 @@ def test_losses_stable_at_low_temperature(dtype):
     g = torch.Generator().manual_seed(1)
     s = torch.ones(32, 8) - torch.rand(32, 8, generator=g) * 1e-3  # cosines near 1
     t = torch.ones(32, 8)
-    loss = slotcon.group_loss(s.to(dtype), t.to(dtype), torch.zeros(8, dtype=dtype), 0.01, 0.01)
+    loss = ck.losses.centred_distillation(
+        s.to(dtype), t.to(dtype), torch.zeros(8, dtype=dtype), 0.01, 0.01
+    )
     assert torch.isfinite(loss)
     q = torch.ones(8, 4, 16) + 1e-3 * torch.randn(8, 4, 16, generator=g)
     win = torch.ones(8, 4, dtype=torch.bool)
-    loss = slotcon.slot_contrast_loss(q.to(dtype), q.to(dtype), win, win, 0.01)
+    loss = ck.losses.slot_contrast_loss(q.to(dtype), q.to(dtype), win, win, 0.01)
     assert torch.isfinite(loss)
 
 
 def test_losses_name_bad_arguments():
     s = torch.zeros(4, 3)
     with pytest.raises(ValueError, match="student_temperature"):
-        slotcon.group_loss(s, s, torch.zeros(3), student_temperature=0.0)
+        ck.losses.centred_distillation(s, s, torch.zeros(3), student_temperature=0.0)
     with pytest.raises(ValueError, match="teacher_temperature"):
-        slotcon.group_loss(s, s, torch.zeros(3), teacher_temperature=-1.0)
+        ck.losses.centred_distillation(s, s, torch.zeros(3), teacher_temperature=-1.0)
     with pytest.raises(ValueError, match="teacher_scores"):
-        slotcon.group_loss(s, torch.zeros(4, 5), torch.zeros(3))
+        ck.losses.centred_distillation(s, torch.zeros(4, 5), torch.zeros(3))
     with pytest.raises(ValueError, match="center"):
-        slotcon.group_loss(s, s, torch.zeros(4))
+        ck.losses.centred_distillation(s, s, torch.zeros(4))
     q, win = torch.zeros(2, 3, 4), torch.ones(2, 3, dtype=torch.bool)
     with pytest.raises(ValueError, match="temperature"):
-        slotcon.slot_contrast_loss(q, q, win, win, temperature=0)
+        ck.losses.slot_contrast_loss(q, q, win, win, temperature=0)
     with pytest.raises(ValueError, match="q and k"):
-        slotcon.slot_contrast_loss(q, torch.zeros(2, 3, 5), win, win)
+        ck.losses.slot_contrast_loss(q, torch.zeros(2, 3, 5), win, win)
     with pytest.raises(ValueError, match="win_q"):
-        slotcon.slot_contrast_loss(q, q, win[:1], win)
+        ck.losses.slot_contrast_loss(q, q, win[:1], win)
 
 
 def test_slots_pool_assigned_pixels():

@@ -14,7 +14,14 @@ here, so ``contrastkit.losses.<name>`` is the one way to call them.
 
 from __future__ import annotations
 
-from .clusters import centroid_nce, mlcd_loss, swav_loss
+from .clusters import (
+    centred_distillation,
+    centroid_nce,
+    mlcd_loss,
+    pixel_prototype_nce,
+    slot_contrast_loss,
+    swav_loss,
+)
 from .core import (
     align_uniform_loss,
     class_pair_nce,
@@ -61,6 +68,9 @@ __all__ = [
     "mlcd_loss",
     "swav_loss",
     "centroid_nce",
+    "centred_distillation",
+    "slot_contrast_loss",
+    "pixel_prototype_nce",
     "itc_distill_loss",
     "cmcl_loss",
     "local_global_nce",

@@ -1,6 +1,7 @@
 """Cluster discrimination: MLCD's multi-label loss over cluster centres, SwAV's swapped
-prediction of equipartitioned cluster codes, and C3-GAN's contrast of embeddings with cluster
-centroids.
+prediction of equipartitioned cluster codes, C3-GAN's contrast of embeddings with cluster
+centroids, DINO's centred self-distillation over prototypes (SlotCon, Mugs), SlotCon's slot
+InfoNCE and pixel-to-prototype contrast.
 
 See :mod:`contrastkit.losses` for the conventions every loss follows.
 """
@@ -14,7 +15,14 @@ from torch import Tensor
 from ..prototypes import sinkhorn
 from ..utils import check_matrix, check_temperature
 
-__all__ = ["mlcd_loss", "swav_loss", "centroid_nce"]
+__all__ = [
+    "mlcd_loss",
+    "swav_loss",
+    "centroid_nce",
+    "centred_distillation",
+    "slot_contrast_loss",
+    "pixel_prototype_nce",
+]
 
 
 def mlcd_loss(z: Tensor, centres: Tensor, positives: Tensor, temperature: float = 0.1) -> Tensor:
@@ -190,3 +198,151 @@ def centroid_nce(h: Tensor, centroids: Tensor, target: Tensor, temperature: floa
     wide = torch.promote_types(dtype, torch.float32)
     s = F.normalize(h.to(wide), dim=1) @ F.normalize(centroids.to(wide), dim=1).T  # (N, K)
     return F.cross_entropy(s / temperature, target.long()).to(dtype)
+
+
+def centred_distillation(
+    student_scores: Tensor,
+    teacher_scores: Tensor,
+    center: Tensor,
+    student_temperature: float = 0.1,
+    teacher_temperature: float = 0.07,
+) -> Tensor:
+    """DINO's self-distillation over prototypes: the student's distribution over ``K``
+    prototypes must predict the teacher's centred, sharpened one.
+
+    SlotCon's grouping loss (each pixel against the same pixel in the other view) and Mugs'
+    group loss (each image against its other view) are this loss.
+
+    Reference: Mathilde Caron et al., "Emerging Properties in Self-Supervised Vision
+    Transformers" (DINO), ICCV 2021, https://arxiv.org/abs/2104.14294.
+
+    ``mean_p  - sum_k softmax((t_pk - c_k) / t_t) log softmax(s_pk / t_s)``, with
+    ``log_softmax``/``softmax`` on ``score / temperature`` (no ``exp`` overflow at t = 0.01).
+
+    Args:
+        student_scores: ``(P, K)`` cosines of P items (pixels, images) to K prototypes.
+        teacher_scores: ``(P, K)`` the teacher's cosines for the matching items (the other
+            view); no gradient flows into them.
+        center: ``(K,)`` running mean of the teacher's scores.
+        student_temperature, teacher_temperature: ``> 0``; 0.1 and 0.07 in the paper.
+
+    Raises:
+        ValueError: shapes that differ or are not ``(P, K)``/``(K,)``, non-positive
+            temperatures.
+    """
+    check_temperature(student_temperature, "student_temperature")
+    check_temperature(teacher_temperature, "teacher_temperature")
+    if student_scores.ndim != 2 or student_scores.shape != teacher_scores.shape:
+        raise ValueError(
+            "student_scores and teacher_scores must both be (P, K), got "
+            f"{tuple(student_scores.shape)} and {tuple(teacher_scores.shape)}"
+        )
+    if center.shape != student_scores.shape[1:]:
+        raise ValueError(f"center must be ({student_scores.shape[1]},), got {tuple(center.shape)}")
+    dtype = torch.promote_types(student_scores.dtype, torch.float32)
+    target = F.softmax(
+        (teacher_scores.detach().to(dtype) - center.to(dtype)) / teacher_temperature, 1
+    )
+    log_p = F.log_softmax(student_scores.to(dtype) / student_temperature, dim=1)
+    return -(target * log_p).sum(1).mean()
+
+
+def slot_contrast_loss(
+    q: Tensor, k: Tensor, win_q: Tensor, win_k: Tensor, temperature: float = 0.2
+) -> Tensor:
+    """SlotCon's slot InfoNCE, restricted to slots that exist in both views.
+
+    Reference: Xin Wen, Bingchen Zhao, Anlin Zheng, Xiangyu Zhang, Xiaojuan Qi, "Self-Supervised
+    Visual Representation Learning with Semantic Grouping", NeurIPS 2022,
+    https://arxiv.org/abs/2205.15288.
+
+    Slot ``(n, j)`` of view 1 (query, after the predictor) must pick the teacher slot
+    ``(n, j)`` of view 2 among all teacher slots of the batch that win at least one pixel in
+    view 2. Queries whose slot wins no pixel in either view are dropped. Scaled by
+    ``2 * temperature`` as in the code.
+
+    Args:
+        q: ``(N, K, D)`` student slots (predicted). k: ``(N, K, D)`` teacher slots.
+        win_q, win_k: ``(N, K)`` bool, slot j of image n wins >= 1 pixel in that view.
+        temperature: ``> 0``; 0.2 in the paper.
+
+    Returns:
+        A scalar; 0 (with a graph) when no slot is shared by both views.
+
+    Raises:
+        ValueError: mismatched shapes, ``q`` not 3-D, non-positive temperature.
+    """
+    check_temperature(temperature, "temperature")
+    if q.ndim != 3 or q.shape != k.shape:
+        raise ValueError(
+            f"q and k must both be (N, K, D), got {tuple(q.shape)} and {tuple(k.shape)}"
+        )
+    if win_q.shape != q.shape[:2] or win_k.shape != q.shape[:2]:
+        raise ValueError(
+            f"win_q and win_k must be {tuple(q.shape[:2])}, got {tuple(win_q.shape)} and "
+            f"{tuple(win_k.shape)}"
+        )
+    dtype = torch.promote_types(q.dtype, torch.float32)
+    q = F.normalize(q.flatten(0, 1).to(dtype), dim=1)  # (N*K, D)
+    k = F.normalize(k.detach().flatten(0, 1).to(dtype), dim=1)
+    keep_k = win_k.flatten()  # candidate keys: teacher slots present in view 2
+    query = (win_q & win_k).flatten()  # queries whose own key is a candidate
+    if not query.any():
+        return q.sum() * 0.0
+    logits = q[query] @ k[keep_k].T / temperature  # (Q, candidates)
+    labels = keep_k.long().cumsum(0)[query] - 1  # position of the own slot among candidates
+    return F.cross_entropy(logits, labels) * (2 * temperature)
+
+
+def pixel_prototype_nce(
+    pixels: Tensor,
+    labels: Tensor,
+    prototypes: Tensor,
+    valid: Tensor | None = None,
+    temperature: float = 0.1,
+) -> Tensor:
+    """InfoNCE of each pixel against class prototypes: its own class's prototype is the positive.
+
+    Reference: Ye Du, Zehua Fu, Qingjie Liu, Yunhong Wang, "Weakly Supervised Semantic
+    Segmentation by Pixel-to-Prototype Contrast", CVPR 2022, https://arxiv.org/abs/2110.07110.
+
+    ``mean_p [logsumexp_c(e_p . rho_c / t) - e_p . rho_{y_p} / t]`` over prototypes ``c`` in
+    ``valid``, with ``e`` and ``rho`` L2-normalised inside.
+
+    Args:
+        pixels: ``(P, D)`` pixel embeddings. labels: ``(P,)`` pseudo-labels in ``[0, C)``.
+        prototypes: ``(C, D)`` class prototypes (detach them: they are targets).
+        valid: ``(C,)`` bool, prototypes that exist in the batch (default: all); every label
+            must point at a valid prototype.
+        temperature: ``> 0``; 0.1 in the paper.
+
+    Raises:
+        ValueError: wrong shapes, labels out of range or on an invalid prototype, a
+            non-positive temperature.
+
+    Example:
+        >>> pixel_prototype_nce(torch.randn(50, 8), torch.randint(0, 3, (50,)), torch.randn(3, 8))
+    """
+    check_temperature(temperature)
+    if pixels.ndim != 2 or prototypes.ndim != 2 or pixels.shape[1] != prototypes.shape[1]:
+        raise ValueError(
+            f"pixels (P, D) and prototypes (C, D) must share D, got {tuple(pixels.shape)} and "
+            f"{tuple(prototypes.shape)}"
+        )
+    if labels.shape != pixels.shape[:1] or labels.is_floating_point():
+        raise ValueError(f"labels must be ({pixels.shape[0]},) integers, got {tuple(labels.shape)}")
+    c = prototypes.shape[0]
+    if valid is None:
+        valid = torch.ones(c, dtype=torch.bool, device=pixels.device)
+    if valid.shape != (c,):
+        raise ValueError(f"valid must be ({c},) bool, got {tuple(valid.shape)}")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= c):
+        raise ValueError(f"labels must be in [0, {c})")
+    if not bool(valid[labels].all()):
+        raise ValueError("labels point at a prototype that valid marks as missing")
+    dtype = torch.promote_types(pixels.dtype, torch.float32)
+    e = F.normalize(pixels.to(dtype), dim=1)
+    rho = F.normalize(prototypes.to(dtype), dim=1)
+    logits = e @ rho.T / temperature  # (P, C)
+    logits = logits.masked_fill(~valid, float("-inf"))
+    return F.cross_entropy(logits, labels)

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from ..augment import AugmentConfig, views
 from ..blocks import MomentumEncoder, Queue
-from ..losses import info_nce
+from ..losses import centred_distillation, info_nce
 from ..models import projection_head
 from ..prototypes import Prototypes
 from . import images
@@ -197,9 +197,13 @@ class Mugs(nn.Module):
 
     def group_loss(self, student_scores: Tensor, teacher_scores: Tensor) -> Tensor:
         """DINO's cross-entropy from the centred, sharpened teacher to the student."""
-        target = group_targets(teacher_scores, self.center, self.teacher_temperature)
-        log_p = F.log_softmax(student_scores / self.student_temperature, dim=1)
-        return -(target * log_p).sum(1).mean()
+        return centred_distillation(
+            student_scores,
+            teacher_scores,
+            self.center,
+            self.student_temperature,
+            self.teacher_temperature,
+        )
 
     def loss(self, batch: Tensor | tuple) -> Tensor:
         x = images(batch)  # (N, C, H, W)

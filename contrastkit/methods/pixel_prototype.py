@@ -30,67 +30,12 @@ constant, which makes its top-k pixels arbitrary).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.synthetic import random_crop
-
-
-def pixel_prototype_nce(
-    pixels: Tensor,
-    labels: Tensor,
-    prototypes: Tensor,
-    valid: Tensor | None = None,
-    temperature: float = 0.1,
-) -> Tensor:
-    """InfoNCE of each pixel against class prototypes: its own class's prototype is the positive.
-
-    ``mean_p [logsumexp_c(e_p . rho_c / t) - e_p . rho_{y_p} / t]`` over prototypes ``c`` in
-    ``valid``, with ``e`` and ``rho`` L2-normalised inside.
-
-    Args:
-        pixels: ``(P, D)`` pixel embeddings. labels: ``(P,)`` pseudo-labels in ``[0, C)``.
-        prototypes: ``(C, D)`` class prototypes (detach them: they are targets).
-        valid: ``(C,)`` bool, prototypes that exist in the batch (default: all); every label
-            must point at a valid prototype.
-        temperature: ``> 0``; 0.1 in the paper.
-
-    Raises:
-        ValueError: wrong shapes, labels out of range or on an invalid prototype, a
-            non-positive temperature.
-
-    Example:
-        >>> pixel_prototype_nce(torch.randn(50, 8), torch.randint(0, 3, (50,)), torch.randn(3, 8))
-    """
-    if isinstance(temperature, Tensor) or not (
-        isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0
-    ):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-    if pixels.ndim != 2 or prototypes.ndim != 2 or pixels.shape[1] != prototypes.shape[1]:
-        raise ValueError(
-            f"pixels (P, D) and prototypes (C, D) must share D, got {tuple(pixels.shape)} and "
-            f"{tuple(prototypes.shape)}"
-        )
-    if labels.shape != pixels.shape[:1] or labels.is_floating_point():
-        raise ValueError(f"labels must be ({pixels.shape[0]},) integers, got {tuple(labels.shape)}")
-    c = prototypes.shape[0]
-    if valid is None:
-        valid = torch.ones(c, dtype=torch.bool, device=pixels.device)
-    if valid.shape != (c,):
-        raise ValueError(f"valid must be ({c},) bool, got {tuple(valid.shape)}")
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= c):
-        raise ValueError(f"labels must be in [0, {c})")
-    if not bool(valid[labels].all()):
-        raise ValueError("labels point at a prototype that valid marks as missing")
-    dtype = torch.promote_types(pixels.dtype, torch.float32)
-    e = F.normalize(pixels.to(dtype), dim=1)
-    rho = F.normalize(prototypes.to(dtype), dim=1)
-    logits = e @ rho.T / temperature  # (P, C)
-    logits = logits.masked_fill(~valid, float("-inf"))
-    return F.cross_entropy(logits, labels)
+from ..losses import pixel_prototype_nce
 
 
 def normalized_cam(cam: Tensor) -> Tensor:

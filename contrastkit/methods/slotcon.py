@@ -34,109 +34,16 @@ quick notebook uses 0.9: at 0.99 the teacher barely moves in 300 steps and no gr
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..blocks import MomentumEncoder
 from ..data.synthetic import paste_crop, random_crop
-from ..losses import nt_xent
+from ..losses import centred_distillation, nt_xent, slot_contrast_loss
 from ..models import projection_head
 from ..prototypes import Prototypes
 from . import images
-
-
-def _check_temperature(value: float, name: str) -> None:
-    if isinstance(value, Tensor) or not (
-        isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def group_loss(
-    student_scores: Tensor,
-    teacher_scores: Tensor,
-    center: Tensor,
-    student_temperature: float = 0.1,
-    teacher_temperature: float = 0.07,
-) -> Tensor:
-    """SlotCon's grouping loss: the student's pixel-to-prototype distribution must predict the
-    teacher's (centred, sharpened) one for the same pixel seen in the other view.
-
-    ``mean_p  - sum_k softmax((t_pk - c_k) / t_t) log softmax(s_pk / t_s)``, with
-    ``log_softmax``/``softmax`` on ``score / temperature`` (no ``exp`` overflow at t = 0.01).
-
-    Args:
-        student_scores: ``(P, K)`` cosines of P pixels to K prototypes (student, view 1).
-        teacher_scores: ``(P, K)`` the teacher's cosines for the same pixels (view 2); no
-            gradient flows into them.
-        center: ``(K,)`` running mean of the teacher's scores.
-        student_temperature, teacher_temperature: ``> 0``; 0.1 and 0.07 in the paper.
-
-    Raises:
-        ValueError: shapes that differ or are not ``(P, K)``/``(K,)``, non-positive
-            temperatures.
-    """
-    _check_temperature(student_temperature, "student_temperature")
-    _check_temperature(teacher_temperature, "teacher_temperature")
-    if student_scores.ndim != 2 or student_scores.shape != teacher_scores.shape:
-        raise ValueError(
-            "student_scores and teacher_scores must both be (P, K), got "
-            f"{tuple(student_scores.shape)} and {tuple(teacher_scores.shape)}"
-        )
-    if center.shape != student_scores.shape[1:]:
-        raise ValueError(f"center must be ({student_scores.shape[1]},), got {tuple(center.shape)}")
-    dtype = torch.promote_types(student_scores.dtype, torch.float32)
-    target = F.softmax(
-        (teacher_scores.detach().to(dtype) - center.to(dtype)) / teacher_temperature, 1
-    )
-    log_p = F.log_softmax(student_scores.to(dtype) / student_temperature, dim=1)
-    return -(target * log_p).sum(1).mean()
-
-
-def slot_contrast_loss(
-    q: Tensor, k: Tensor, win_q: Tensor, win_k: Tensor, temperature: float = 0.2
-) -> Tensor:
-    """SlotCon's slot InfoNCE, restricted to slots that exist in both views.
-
-    Slot ``(n, j)`` of view 1 (query, after the predictor) must pick the teacher slot
-    ``(n, j)`` of view 2 among all teacher slots of the batch that win at least one pixel in
-    view 2. Queries whose slot wins no pixel in either view are dropped. Scaled by
-    ``2 * temperature`` as in the code.
-
-    Args:
-        q: ``(N, K, D)`` student slots (predicted). k: ``(N, K, D)`` teacher slots.
-        win_q, win_k: ``(N, K)`` bool, slot j of image n wins >= 1 pixel in that view.
-        temperature: ``> 0``; 0.2 in the paper.
-
-    Returns:
-        A scalar; 0 (with a graph) when no slot is shared by both views.
-
-    Raises:
-        ValueError: mismatched shapes, ``q`` not 3-D, non-positive temperature.
-    """
-    _check_temperature(temperature, "temperature")
-    if q.ndim != 3 or q.shape != k.shape:
-        raise ValueError(
-            f"q and k must both be (N, K, D), got {tuple(q.shape)} and {tuple(k.shape)}"
-        )
-    if win_q.shape != q.shape[:2] or win_k.shape != q.shape[:2]:
-        raise ValueError(
-            f"win_q and win_k must be {tuple(q.shape[:2])}, got {tuple(win_q.shape)} and "
-            f"{tuple(win_k.shape)}"
-        )
-    dtype = torch.promote_types(q.dtype, torch.float32)
-    q = F.normalize(q.flatten(0, 1).to(dtype), dim=1)  # (N*K, D)
-    k = F.normalize(k.detach().flatten(0, 1).to(dtype), dim=1)
-    keep_k = win_k.flatten()  # candidate keys: teacher slots present in view 2
-    query = (win_q & win_k).flatten()  # queries whose own key is a candidate
-    if not query.any():
-        return q.sum() * 0.0
-    logits = q[query] @ k[keep_k].T / temperature  # (Q, candidates)
-    labels = keep_k.long().cumsum(0)[query] - 1  # position of the own slot among candidates
-    return F.cross_entropy(logits, labels) * (2 * temperature)
 
 
 def slots(features: Tensor, scores: Tensor, temperature: float = 0.07) -> Tensor:
@@ -250,8 +157,8 @@ class SlotCon(nn.Module):
         def pixels(m: Tensor) -> Tensor:  # (N, K, G, G) -> (P, K) at the shared cells
             return m.permute(0, 2, 3, 1)[both]
 
-        loss_group = group_loss(pixels(s1), pixels(t2), self.center, self.t_s, self.t_t)
-        loss_group = loss_group + group_loss(
+        loss_group = centred_distillation(pixels(s1), pixels(t2), self.center, self.t_s, self.t_t)
+        loss_group = loss_group + centred_distillation(
             pixels(s2), pixels(t1), self.center, self.t_s, self.t_t
         )
         q = self.predictor(slots(z, s, self.t_t).flatten(0, 1)).view(2 * n, -1, z.shape[1])
