@@ -91,6 +91,14 @@ supcon                | 2020 | NeurIPS 2020                    |
     Supervised Contrastive Learning
 clip                  | 2021 | ICML 2021                       |
     Learning Transferable Visual Models From Natural Language Supervision
+swav_dino             | 2021 | NeurIPS 2020; ICCV 2021         |
+    Unsupervised Learning of Visual Features by Contrasting Cluster Assignments; Emerging
+    Properties in Self-Supervised Vision Transformers
+barlow_vicreg         | 2022 | ICML 2021; ICLR 2022            |
+    Barlow Twins: Self-Supervised Learning via Redundancy Reduction; VICReg:
+    Variance-Invariance-Covariance Regularization for Self-Supervised Learning
+mae                   | 2022 | CVPR 2022                       |
+    Masked Autoencoders Are Scalable Vision Learners
 # 02_negatives_positives | Negatives, positives and the loss
 ifnd                  | 2022 | ICLR 2022                       | 9
     Incremental False Negative Detection for Contrastive Learning
@@ -266,6 +274,19 @@ _AUTHORS_URLS: dict[str, tuple[str, str]] = {
     ),
     "supcon": ("Prannay Khosla et al.", "https://arxiv.org/abs/2004.11362"),
     "clip": ("Alec Radford et al.", "https://arxiv.org/abs/2103.00020"),
+    "swav_dino": (
+        "Mathilde Caron et al.; Mathilde Caron et al.",
+        "https://arxiv.org/abs/2006.09882",
+    ),
+    "barlow_vicreg": (
+        "Jure Zbontar, Li Jing, Ishan Misra, Yann LeCun, Stéphane Deny; Adrien Bardes, Jean Ponce, "
+        "Yann LeCun",
+        "https://arxiv.org/abs/2103.03230",
+    ),
+    "mae": (
+        "Kaiming He, Xinlei Chen, Saining Xie, Yanghao Li, Piotr Dollár, Ross Girshick",
+        "https://arxiv.org/abs/2111.06377",
+    ),
     "ifnd": (
         "Tsai-Shien Chen, Wei-Chih Hung, Hung-Yu Tseng, Shao-Yi Chien, Ming-Hsuan Yang",
         "https://arxiv.org/abs/2106.03719",

@@ -28,7 +28,7 @@ def _reading_list() -> list[tuple[int, str, str, str, str]]:
 
 def test_matches_reading_list_keys_chapters_and_cards():
     rows = _reading_list()
-    assert len(catalog.ENTRIES) == len(rows) == 70  # start_here + 6 foundations + 63 papers
+    assert len(catalog.ENTRIES) == len(rows) == 73  # start_here + 9 foundations + 63 papers
     assert [e.key for e in catalog.ENTRIES] == [r[2] for r in rows]
     for e, (chapter, chapter_title, _, _, card) in zip(catalog.ENTRIES, rows, strict=True):
         assert (e.chapter, e.chapter_title) == (chapter, chapter_title), e.key

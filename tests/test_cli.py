@@ -65,7 +65,7 @@ def test_list_text_and_filters(capsys, done):
     assert cli.main(["list", "--chapter", "01"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("01 Foundations\n") and "  01 simclr " in out
-    assert "8 notebooks, 1 done" in out
+    assert "11 notebooks, 1 done" in out
     assert cli.main(["list", "--status", "done", "--json"]) == 0
     assert [r["key"] for r in json.loads(capsys.readouterr().out)] == ["simclr"]
     assert cli.main(["list", "--chapter", "9", "--json"]) == 0
@@ -244,7 +244,7 @@ def test_notebooks_command_end_to_end(tmp_path, monkeypatch, capsys, done):
 
     assert cli.main(["notebooks", "--chapter", "1", "--seed", "3", "--timeout", "120"]) == 0
     out = capsys.readouterr().out
-    assert "skipped (not written yet): 7 notebooks: start_here, align_uniform" in out
+    assert "skipped (not written yet): 10 notebooks: start_here, align_uniform" in out
     assert "[1/1] ok" in out and "01_foundations/01_simclr.ipynb" in out
     assert "| 01 | simclr | seed arrives | seed=3 |  |  | 3 | True | yes |" in out
     assert (tmp_path / "results/notebooks/01_foundations/01_simclr.ipynb").is_file()
