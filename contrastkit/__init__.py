@@ -4,92 +4,109 @@
     data = ck.data.make_shapes(4000, image_size=16)
     model = ck.methods.get("simclr")(ck.models.SmallConvNet())
     ck.fit(model, data.x, steps=300)
-    ck.metrics.knn_accuracy(...)
+    ck.evaluate(model, train, test, probes=("knn", "linear"))
 
-Public names are re-exported here; the modules hold the implementations.
+Public names are re-exported here; the modules hold the implementations. Everything is imported
+on first use (PEP 562), so ``import contrastkit`` is instant and loads neither torch, plotly nor
+any method module until a name that needs them is touched. ``docs/architecture.md`` maps the
+layers.
 """
 
 from __future__ import annotations
 
-from . import (
-    augment,
-    catalog,
-    claims,
-    data,
-    generators,
-    losses,
-    methods,
-    metrics,
-    models,
-    prototypes,
-    train,
-    viz,
-)
-from .augment import AugmentConfig, views
-from .data import ImageData, load_digits, make_shapes
-from .losses import (
-    align_uniform_loss,
-    clip_loss,
-    hard_contrastive,
-    info_nce,
-    negative_cosine,
-    nt_xent,
-    simple_contrastive,
-    supcon,
-)
-from .metrics import (
-    alignment,
-    effective_negatives,
-    effective_rank,
-    knn_accuracy,
-    linear_probe_accuracy,
-    negative_weights,
-    tolerance,
-    uniformity,
-)
-from .train import History, embed, evaluate, fit
-from .utils import get_device, seed_everything
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AugmentConfig",
-    "History",
-    "ImageData",
-    "align_uniform_loss",
-    "alignment",
+#: Submodules reachable as ``ck.<name>``.
+_MODULES = (
     "augment",
+    "blocks",
     "catalog",
     "claims",
-    "clip_loss",
     "data",
-    "effective_negatives",
-    "effective_rank",
-    "embed",
-    "evaluate",
-    "fit",
+    "evaluation",
+    "explore",
+    "files",
     "generators",
-    "get_device",
-    "hard_contrastive",
-    "info_nce",
-    "knn_accuracy",
-    "linear_probe_accuracy",
-    "load_digits",
     "losses",
-    "make_shapes",
     "methods",
     "metrics",
-    "prototypes",
     "models",
-    "negative_cosine",
-    "negative_weights",
-    "nt_xent",
-    "seed_everything",
-    "simple_contrastive",
-    "supcon",
-    "tolerance",
+    "prototypes",
     "train",
-    "uniformity",
-    "views",
+    "utils",
     "viz",
-]
+)
+
+#: Re-exported names: name -> the module that defines it.
+_NAMES = {
+    "AugmentConfig": "augment",
+    "views": "augment",
+    "ImageData": "data",
+    "load_digits": "data",
+    "make_shapes": "data",
+    "align_uniform_loss": "losses",
+    "clip_loss": "losses",
+    "hard_contrastive": "losses",
+    "info_nce": "losses",
+    "negative_cosine": "losses",
+    "nt_xent": "losses",
+    "simple_contrastive": "losses",
+    "supcon": "losses",
+    "alignment": "metrics",
+    "effective_negatives": "metrics",
+    "effective_rank": "metrics",
+    "knn_accuracy": "metrics",
+    "linear_probe_accuracy": "metrics",
+    "fit_linear_probe": "metrics",
+    "negative_weights": "metrics",
+    "tolerance": "metrics",
+    "uniformity": "metrics",
+    "History": "train",
+    "fit": "train",
+    "embed": "evaluation",
+    "evaluate": "evaluation",
+    "probe_features": "evaluation",
+    "get_device": "utils",
+    "seed_everything": "utils",
+    "eval_mode": "utils",
+}
+
+__all__ = sorted([*_MODULES, *_NAMES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerly
+    from . import (  # noqa: F401
+        augment,
+        catalog,
+        claims,
+        data,
+        evaluation,
+        losses,
+        methods,
+        metrics,
+        models,
+        prototypes,
+        train,
+        utils,
+        viz,
+    )
+    from .augment import AugmentConfig, views  # noqa: F401
+    from .evaluation import embed, evaluate, probe_features  # noqa: F401
+    from .train import History, fit  # noqa: F401

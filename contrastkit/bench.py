@@ -122,18 +122,25 @@ class _Memory:
 
 @contextlib.contextmanager
 def _given_views(method: nn.Module, supply: Callable[[int], list[Tensor]]) -> Iterator[None]:
-    """Make ``method.loss`` use ready-made views: swap ``views`` in the method's module."""
-    module = sys.modules[type(method).__module__]
-    if getattr(module, "views", None) is not views:
+    """Make ``method.loss`` use ready-made views: swap ``views`` in the method's modules.
+
+    The modules are those of the method's class and its bases (a ``TwoViewMethod`` makes its
+    views in ``methods.base``) that call ``contrastkit.augment.views``.
+    """
+    modules = {sys.modules[c.__module__] for c in type(method).__mro__}
+    modules = [m for m in modules if getattr(m, "views", None) is views]
+    if not modules:
         raise ValueError(
             f"bench needs a method that makes its views with contrastkit.augment.views; "
-            f"{type(method).__name__} ({module.__name__}) does not"
+            f"{type(method).__name__} ({type(method).__module__}) does not"
         )
-    module.views = lambda x, n=2, config=None, **overrides: supply(n)
+    for module in modules:
+        module.views = lambda x, n=2, config=None, **overrides: supply(n)
     try:
         yield
     finally:
-        module.views = views
+        for module in modules:
+            module.views = views
 
 
 def _build(

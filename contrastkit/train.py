@@ -1,7 +1,9 @@
 """``fit``: the one training loop every method and notebook uses.
 
-A method is an ``nn.Module`` with ``loss(batch) -> Tensor`` (and ``embed(x) -> Tensor``); it may
-define ``after_step(step)`` for momentum updates or queues. The data stay on the device as
+A method follows the contract of :mod:`contrastkit.methods.base`: ``loss(batch)`` returns a Tensor,
+or ``(Tensor, dict[str, float])`` whose numbers ``fit`` logs in ``History.metrics``; an optional
+``after_step(step)`` runs after each optimiser step (momentum updates, queues, inner loops).
+``fit`` duck-types ``loss``, so any ``nn.Module`` with one trains. The data stay on the device as
 tensors and batches are drawn by index, so there is no DataLoader and no worker process.
 
 Reproducibility: ``fit`` seeds torch before building nothing but the sampler, so build the
@@ -17,17 +19,13 @@ writes checkpoints. Losses that call :mod:`contrastkit.distributed`'s global ver
 does) contrast against the negatives of every rank. On CUDA, BatchNorm layers become
 ``SyncBatchNorm`` (SimCLR's "global BN"); gloo on CPU has no SyncBatchNorm, so BN is per rank.
 
-``cli_train`` is the ``contrastkit train`` command.
+Evaluation (embeddings, probes) lives in :mod:`contrastkit.evaluation`; the ``contrastkit train``
+command in :mod:`contrastkit.cli.train`.
 """
 
 from __future__ import annotations
 
-import argparse
-import inspect
-import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +36,10 @@ from torch import Tensor, nn
 
 from . import distributed
 from .data.base import ImageData
+from .files import atomic_write
+from .utils import eval_mode
 
-__all__ = ["History", "fit", "embed", "evaluate", "cli_train"]
+__all__ = ["History", "fit"]
 
 Batch = Tensor | tuple[Tensor, ...]
 
@@ -52,6 +52,9 @@ class History:
     loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)  # each {"step": s, **metrics}
+    #: what ``loss`` returned beside the loss, at the logged steps: name -> values (the first
+    #: value of a name is at ``step[len(step) - len(values)]`` when it appears later)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     images: int = 0  # samples seen (one per row of a batch, whatever the number of views)
 
@@ -65,6 +68,7 @@ class History:
             "loss": self.loss,
             "lr": self.lr,
             "evals": self.evals,
+            "metrics": self.metrics,
             "seconds": self.seconds,
             "images": self.images,
         }
@@ -100,6 +104,26 @@ def _batches(tensors: tuple[Tensor, ...], bare: bool, batch_size: int, generator
         yield picked[0] if bare else picked
 
 
+def split_loss(out: Tensor | tuple[Tensor, dict[str, float]]) -> tuple[Tensor, dict[str, float]]:
+    """``(loss, metrics)`` from what ``Method.loss`` returned (a Tensor alone: no metrics).
+
+    Raises:
+        TypeError: if ``out`` is neither a Tensor nor a ``(Tensor, dict)`` pair.
+    """
+    if isinstance(out, Tensor):
+        return out, {}
+    if (
+        isinstance(out, tuple)
+        and len(out) == 2
+        and isinstance(out[0], Tensor)
+        and isinstance(out[1], dict)
+    ):
+        return out[0], {str(k): float(v) for k, v in out[1].items()}
+    raise TypeError(
+        f"loss(batch) must return a Tensor or (Tensor, dict[str, float]), got {type(out).__name__}"
+    )
+
+
 def _lr_at(step: int, total: int, base: float, schedule: str, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -107,18 +131,6 @@ def _lr_at(step: int, total: int, base: float, schedule: str, warmup: int) -> fl
         progress = (step - warmup) / max(1, total - warmup)
         return base * 0.5 * (1 + math.cos(math.pi * progress))
     return base
-
-
-def _save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)  # atomic on POSIX: a crash leaves the old checkpoint intact
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _average_gradients(params: list[nn.Parameter], loss: Tensor) -> Tensor:
@@ -176,7 +188,9 @@ def fit(
     """Train ``method`` by minimising ``method.loss(batch)`` on random batches of ``data``.
 
     Args:
-        method: an ``nn.Module`` with ``loss(batch) -> Tensor``; optional ``after_step(step)``.
+        method: an ``nn.Module`` with ``loss(batch)`` returning a Tensor or
+            ``(Tensor, dict[str, float])`` (see :mod:`contrastkit.methods.base`); optional
+            ``after_step(step)``.
         data: a Tensor (batches are Tensors), an :class:`ImageData` (batches are ``(x, y)``)
             or a tuple of tensors (batches are tuples); moved to ``device``.
         steps: optimiser steps; or ``epochs``: passes over ``data`` (one of the two).
@@ -298,16 +312,13 @@ def fit(
             state["rank_rng"] = rngs
         if dev.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
-        _save_atomic(state, ckpt)
+        atomic_write(ckpt, lambda tmp: torch.save(state, tmp))
 
     def run_eval(step: int) -> None:
         if eval_fn is None or rank != 0:
             return
-        was_training = method.training
-        method.eval()
-        with torch.no_grad():
+        with eval_mode(method), torch.no_grad():
             metrics = {k: float(v) for k, v in eval_fn(method).items()}
-        method.train(was_training)
         hist.evals.append({"step": step, **metrics})
 
     end = total if stop_after is None else min(total, start + stop_after)
@@ -328,7 +339,7 @@ def fit(
             group["lr"] = _lr_at(step, total, lr, schedule, warmup)
         batch = next(stream)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            loss = method.loss(batch)
+            loss, extra = split_loss(method.loss(batch))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         shown = loss.detach()
@@ -351,6 +362,8 @@ def fit(
             hist.step.append(step)
             hist.loss.append(value)
             hist.lr.append(opt.param_groups[0]["lr"])
+            for name, v in extra.items():
+                hist.metrics.setdefault(name, []).append(v)
             bar.set_postfix(loss=f"{value:.3f}")
         if eval_every and (step + 1) % eval_every == 0 and step + 1 < total:
             run_eval(step + 1)
@@ -368,256 +381,14 @@ def fit(
     return hist
 
 
-@torch.no_grad()
-def embed(
-    method: nn.Module | Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 1024
-) -> Tensor:
-    """Embeddings of ``x`` in eval mode, in batches, returned on the CPU as float32.
+def __getattr__(name: str):
+    # Names that lived here before the evaluation module and the CLI package: still importable.
+    if name in ("embed", "evaluate"):
+        from . import evaluation
 
-    ``method`` is anything with ``embed(x)``, or a callable (e.g. an encoder).
-    """
-    fn = method.embed if hasattr(method, "embed") else method
-    module = method if isinstance(method, nn.Module) else None
-    was_training = module.training if module is not None else False
-    if module is not None:
-        module.eval()
-        dev = next(module.parameters()).device
-    else:
-        dev = x.device
-    out = [fn(x[i : i + batch_size].to(dev)).float().cpu() for i in range(0, len(x), batch_size)]
-    if module is not None:
-        module.train(was_training)
-    return torch.cat(out)
+        return getattr(evaluation, name)
+    if name in ("cli_train", "trainable_methods"):
+        from .cli import train as cli_train_module
 
-
-def evaluate(
-    method: nn.Module | Callable[[Tensor], Tensor],
-    train: ImageData,
-    test: ImageData,
-    k: int = 20,
-    linear: bool = False,
-) -> dict[str, float]:
-    """kNN accuracy (and optionally a linear probe), uniformity and tolerance on ``test``.
-
-    Returns:
-        ``{"knn": ..., "linear": ... (if asked), "uniformity": -L_unif (higher = more uniform),
-        "tolerance": ...}``.
-    """
-    from . import metrics
-
-    ztr, zte = embed(method, train.x), embed(method, test.x)
-    out = {"knn": metrics.knn_accuracy(ztr, train.y, zte, test.y, k=k)}
-    if linear:
-        out["linear"] = metrics.linear_probe_accuracy(ztr, train.y, zte, test.y)
-    out["uniformity"] = float(-metrics.uniformity(zte))
-    out["tolerance"] = float(metrics.tolerance(zte, test.y.cpu()))
-    return out
-
-
-# -- the `contrastkit train` command -----------------------------------------------------------
-
-N_TEST = 1_000  # held-out images for the final kNN accuracy
-DEFAULT_STEPS = 500
-DEFAULT_LR = 2e-3  # Adam; the rate the `shapes` defaults were calibrated with (batch 256)
-DEFAULT_N_TRAIN = 9_000  # for generated data (`shapes`)
-#: Methods ``contrastkit train`` can build: their first argument is an image encoder and they
-#: learn from ``(x, y)`` image batches (only ``supcon`` reads ``y``). The others need data or
-#: parts the command does not make (captions, other modalities, pseudo-labels, clients): they
-#: are trained in their notebooks.
-CLI_METHODS = (
-    "simclr",
-    "align_uniform",
-    "wang_liu",
-    "moco",
-    "byol_simsiam",
-    "supcon",
-    "cacr",
-    "hallucinator",
-)
-
-
-def _train_test(name: str, n_train: int | None, image_size: int | None, seed: int = 0):
-    """The training set and ``N_TEST`` held-out images of a dataset (the data seed is fixed)."""
-    from . import data as datasets
-
-    if name not in datasets.NAMES:
-        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(datasets.NAMES)}")
-    if name == "shapes":  # generated: the test set is drawn from a disjoint seed
-        train = datasets.load(name, n=n_train or DEFAULT_N_TRAIN, image_size=image_size)
-        test = datasets.load(name, train=False, n=N_TEST, image_size=image_size)
-        return train, test
-    if name == "digits":  # one small set (1,797 images): hold out at most half
-        full = datasets.load(name, image_size=image_size)
-        train, test = full.split(min(N_TEST, len(full) // 2), seed=seed)
-    else:
-        train = datasets.load(name, train=True)
-        test = datasets.load(name, train=False)
-        g = torch.Generator().manual_seed(seed)
-        test = test.subset(torch.randperm(len(test), generator=g)[:N_TEST].to(test.x.device))
-        if image_size is not None and image_size != train.x.shape[-1]:
-            raise ValueError(
-                f"{name} comes at {train.x.shape[-1]} px; --image-size {image_size} is not "
-                "supported for it (leave it out)"
-            )
-    if n_train is not None:
-        if n_train > len(train):
-            raise ValueError(f"--n-train {n_train} is more than {name}'s {len(train)} images")
-        train = train.subset(slice(0, n_train))
-    return train, test
-
-
-def _build_method(key: str, in_channels: int, data_name: str, temperature: float | None):
-    from . import methods
-    from .models import SmallConvNet
-
-    cls = methods.get(key)
-    accepted = inspect.signature(cls).parameters
-    kwargs = {}
-    if temperature is not None:
-        if "temperature" not in accepted:
-            raise ValueError(f"method {key!r} has no temperature; leave out --temperature")
-        kwargs["temperature"] = temperature
-    if data_name in ("digits", "shapes") and "augment" in accepted:
-        # digits: 8 px grey, shifts and pixel dropout, no colour; shapes: colour is a nuisance
-        kwargs["augment"] = data_name
-    return cls(SmallConvNet(in_channels), **kwargs)
-
-
-def _augment_name(method: nn.Module) -> str | None:
-    """The preset name of a method's augmentation, or None (a custom config or none)."""
-    config = getattr(method, "augment", None)
-    return config if isinstance(config, str) else None
-
-
-def _final_metrics(method: nn.Module, train: ImageData, test: ImageData, seed: int) -> dict:
-    """kNN accuracy (k=20) of the encoder and of raw pixels; alignment and uniformity."""
-    from . import metrics
-    from .augment import views
-
-    ztr, zte = embed(method, train.x), embed(method, test.x)
-    xtr, xte = train.x.flatten(1).cpu(), test.x.flatten(1).cpu()
-    ytr, yte = train.y.cpu(), test.y.cpu()
-    torch.manual_seed(seed)
-    config = getattr(method, "augment", None)
-    if not isinstance(config, (str, type(None))) and not hasattr(config, "crop_scale"):
-        config = None
-    v1, v2 = views(test.x, 2, config)
-    z1, z2 = embed(method, v1), embed(method, v2)
-    return {
-        "knn": metrics.knn_accuracy(ztr, ytr, zte, yte, k=20),
-        "knn_raw_pixels": metrics.knn_accuracy(xtr, ytr, xte, yte, k=20),
-        "alignment": float(metrics.alignment(z1, z2)),
-        "uniformity": float(metrics.uniformity(zte)),
-        "alignment_raw_pixels": float(metrics.alignment(v1.flatten(1).cpu(), v2.flatten(1).cpu())),
-        "uniformity_raw_pixels": float(metrics.uniformity(xte)),
-    }
-
-
-def _write_json_atomic(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
-def cli_train(args: argparse.Namespace) -> int:
-    """``contrastkit train METHOD --data NAME ...``: train, checkpoint, report kNN accuracy.
-
-    Builds ``METHOD`` on a :class:`~contrastkit.models.SmallConvNet` (input channels from the
-    data), trains it with :func:`fit` (progress bar; ``--out/checkpoint.pt`` written atomically
-    every 100 steps and at the end; ``--resume`` continues it), then prints and writes
-    ``--out/metrics.json``: kNN accuracy (k=20) on ``N_TEST`` held-out images against raw
-    pixels' kNN, alignment and uniformity (both: lower is better). Defaults: 500 steps, batch
-    256, Adam lr 2e-3, seed 0, 9,000 generated 32 px training images with the ``"shapes"``
-    augmentation preset (``digits`` gets ``"digits"``), out
-    ``runs/<method>-<data>-seed<seed>``. Under ``torchrun`` the batch is per rank.
-
-    Raises:
-        KeyError: unknown method. ValueError: unknown dataset, a bad combination, or an
-        existing checkpoint without ``--resume``.
-    """
-    from . import methods
-    from .utils import seed_everything
-
-    methods.get(args.method)  # unknown method: fail before any slow work
-    if args.method not in CLI_METHODS:
-        raise ValueError(
-            f"method {args.method!r} is not trained by `contrastkit train` (it needs more than "
-            f"an image encoder and image batches); run its notebook: contrastkit notebooks "
-            f"--only {args.method}. This command trains: {', '.join(CLI_METHODS)}"
-        )
-    seed = 0 if args.seed is None else args.seed
-    out = Path(args.out or f"runs/{args.method}-{args.data}-seed{seed}")
-    ckpt = out / "checkpoint.pt"
-    if ckpt.exists() and not args.resume:
-        raise ValueError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
-    train_set, test_set = _train_test(args.data, args.n_train, args.image_size)
-    batch_size = args.batch_size or min(256, len(train_set))
-
-    owns_group = not distributed.is_distributed()
-    device = distributed.init_from_env(args.device or "auto")
-    rank, world = distributed.rank(), distributed.world_size()
-    try:
-        seed_everything(seed)  # the same initial weights on every rank
-        method = _build_method(args.method, train_set.x.shape[1], args.data, args.temperature)
-        steps = None if args.epochs else (args.steps or DEFAULT_STEPS)
-        lr = args.lr or DEFAULT_LR
-        if rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            length = f"{args.epochs} epochs" if args.epochs else f"{steps} steps"
-            ranks = f" x {world} ranks" if world > 1 else ""
-            print(
-                f"training {args.method} on {args.data} ({len(train_set):,} images, "
-                f"{train_set.x.shape[-1]} px) for {length}, batch {batch_size}{ranks}, "
-                f"lr {lr:g}, seed {seed}, {device} -> {out}",
-                flush=True,
-            )
-        hist = fit(
-            method,
-            train_set,
-            steps=steps,
-            epochs=args.epochs,
-            batch_size=batch_size,
-            lr=lr,
-            device=device,
-            seed=seed,
-            checkpoint=ckpt,
-            resume=args.resume,
-            desc=f"{args.method} on {args.data}",
-            channels_last=True,
-        )
-        if rank != 0:
-            return 0
-        result = {
-            "method": args.method,
-            "data": args.data,
-            "seed": seed,
-            "steps": hist.step[-1] + 1 if hist.step else 0,
-            "batch_size": batch_size,
-            "world_size": world,
-            "lr": lr,
-            "temperature": getattr(method, "temperature", None),
-            "augment": _augment_name(method),
-            "image_size": int(train_set.x.shape[-1]),
-            "n_train": len(train_set),
-            "n_test": len(test_set),
-            **_final_metrics(method, train_set, test_set, seed),
-            "final_loss": hist.loss[-1] if hist.loss else None,
-            "train_seconds": hist.seconds,
-            "images_per_second": hist.samples_per_second,
-            "device": str(device),
-            "history": {"step": hist.step, "loss": hist.loss},
-        }
-        _write_json_atomic(result, out / "metrics.json")
-        print(
-            f"kNN accuracy (k=20, {len(test_set):,} held-out images): {result['knn']:.3f}   "
-            f"raw pixels: {result['knn_raw_pixels']:.3f}\n"
-            f"alignment {result['alignment']:.3f} (raw pixels {result['alignment_raw_pixels']:.3f})"
-            f"   uniformity {result['uniformity']:.3f} "
-            f"(raw pixels {result['uniformity_raw_pixels']:.3f}); lower is better for both\n"
-            f"wrote {out / 'metrics.json'} and {ckpt}"
-        )
-        return 0
-    finally:
-        if owns_group:
-            distributed.cleanup()
+        return getattr(cli_train_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,11 @@
-"""Small shared helpers: device choice, seeding, argument checks."""
+"""Small shared helpers: device choice, seeding, argument checks, eval mode."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -81,3 +83,24 @@ def check_labels(labels: Tensor, n: int, name: str = "labels") -> None:
         raise ValueError(f"{name} must have shape ({n},), got {tuple(labels.shape)}")
     if labels.is_floating_point():
         raise TypeError(f"{name} must be an integer tensor, got dtype {labels.dtype}")
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: torch.nn.Module) -> Iterator[None]:
+    """Put ``modules`` in eval mode for the block, then restore each one's train/eval mode.
+
+    Restores every submodule's own flag, so a frozen teacher kept in eval mode inside a training
+    model stays in eval mode afterwards.
+
+    Example:
+        >>> with eval_mode(model), torch.no_grad():
+        ...     z = model.embed(x)
+    """
+    saved = [(m, m.training) for module in modules for m in module.modules()]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for m, training in saved:
+            m.training = training

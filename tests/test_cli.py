@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import contrastkit
+import contrastkit.cli.train
 from contrastkit import catalog, claims, cli
 
 REPO = Path(__file__).parents[1]
@@ -145,7 +145,7 @@ def test_train_and_bench_dispatch_lazily(monkeypatch, capsys):
     def cli_bench(args):
         raise ValueError("unknown dataset 'nope'; expected one of: digits, shapes")
 
-    monkeypatch.setattr(contrastkit.train, "cli_train", cli_train, raising=False)
+    monkeypatch.setattr(contrastkit.cli.train, "cli_train", cli_train)
     bench = types.ModuleType("contrastkit.bench")
     bench.cli_bench = cli_bench
     monkeypatch.setitem(sys.modules, "contrastkit.bench", bench)

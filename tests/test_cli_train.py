@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from contrastkit import cli
-from contrastkit.train import CLI_METHODS
+from contrastkit.cli.train import trainable_methods
 
 TINY = ["--n-train", "300", "--image-size", "16", "--batch-size", "32", "--device", "cpu"]
 
@@ -79,7 +79,7 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, tmp_path, capsys):
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
-@pytest.mark.parametrize("method", CLI_METHODS)
+@pytest.mark.parametrize("method", trainable_methods())
 def test_every_cli_method_trains_a_step(method, tmp_path):
     assert (
         cli.main(

@@ -29,10 +29,10 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, views
 from ..losses import align_uniform_loss
 from ..models import projection_head
-from . import images
+from .base import Method, images
 
 
-class AlignUniform(nn.Module):
+class AlignUniform(Method):
     """Encoder + projector trained with ``L_align + lam * L_unif`` on two views per image.
 
     Args:

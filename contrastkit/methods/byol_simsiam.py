@@ -40,12 +40,12 @@ from ..augment import AugmentConfig, views
 from ..blocks import MomentumEncoder
 from ..losses import negative_cosine
 from ..models import projection_head
-from . import images
+from .base import Method, images
 
 VARIANTS = ("simsiam", "byol")
 
 
-class BYOLSimSiam(nn.Module):
+class BYOLSimSiam(Method):
     """SimSiam (``variant="simsiam"``) or BYOL (``variant="byol"``), with the collapse ablations.
 
     Args:

@@ -33,10 +33,10 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, views
 from ..losses import cacr_loss
 from ..models import projection_head
-from . import images
+from .base import Method, images
 
 
-class CACR(nn.Module):
+class CACR(Method):
     """Encoder + projector trained with contrastive attraction and repulsion over M views.
 
     Args:

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, views
 from ..distributed import global_nt_xent
 from ..losses import negative_cosine
-from . import images
+from .base import Method, images
 from .byol_simsiam import BYOLSimSiam
 from .simclr import SimCLR
 
@@ -89,7 +89,7 @@ class PositiveGenerator(nn.Module):
         return self.mlp(torch.cat([q, g], dim=1))
 
 
-class Hallucinator(nn.Module):
+class Hallucinator(Method):
     """A SimCLR or SimSiam / BYOL method with hallucinated positives added to its loss.
 
     Args:

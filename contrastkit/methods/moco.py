@@ -38,10 +38,10 @@ from ..blocks import MomentumEncoder, Queue
 from ..distributed import gather_with_grad
 from ..losses import info_nce
 from ..models import projection_head
-from . import images
+from .base import Method, images
 
 
-class MoCo(nn.Module):
+class MoCo(Method):
     """Query encoder + projector trained by InfoNCE against a momentum key encoder and a queue.
 
     Args:

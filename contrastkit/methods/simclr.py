@@ -15,16 +15,14 @@ hundred steps with Adam instead of LARS for hundreds of epochs.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from ..augment import AugmentConfig, views
+from ..augment import AugmentConfig
 from ..distributed import global_nt_xent
-from ..models import projection_head
-from . import images
+from .base import TwoViewMethod
 
 
-class SimCLR(nn.Module):
+class SimCLR(TwoViewMethod):
     """Encoder + projector trained with NT-Xent on two views per image.
 
     Args:
@@ -41,24 +39,13 @@ class SimCLR(nn.Module):
         temperature: float = 0.5,
         augment: AugmentConfig | str = "simclr",
     ) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
+        super().__init__(encoder, proj_dim, augment)
         self.temperature = temperature
-        self.augment = augment
 
-    def loss(self, batch: Tensor | tuple) -> Tensor:
-        x = images(batch)  # (N, C, H, W)
-        v1, v2 = views(x, 2, self.augment)
-        # one forward pass over both views: half the kernel launches, shared BN statistics
-        z = self.projector(self.encoder(torch.cat([v1, v2])))  # (2N, proj_dim)
-        z1, z2 = z.chunk(2)
+    def pair_loss(self, z1: Tensor, z2: Tensor) -> Tensor:
+        # z1, z2: (N, proj_dim), the projections of two views of the same N images.
         # nt_xent itself in one process; under torchrun, negatives from every rank's batch
         return global_nt_xent(z1, z2, self.temperature)
-
-    def embed(self, x: Tensor) -> Tensor:
-        """The representation used downstream: the encoder's output, before the projector."""
-        return self.encoder(x)
 
 
 METHOD = SimCLR

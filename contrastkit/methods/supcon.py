@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, views
 from ..losses import supcon
 from ..models import projection_head
+from .base import Method
 
 
 def _labels_or_instances(y: Tensor) -> Tensor:
@@ -40,7 +41,7 @@ def _labels_or_instances(y: Tensor) -> Tensor:
     return torch.where(unlabelled, fresh, y)
 
 
-class SupCon(nn.Module):
+class SupCon(Method):
     """Encoder + projector trained with the supervised contrastive loss on two views per image.
 
     Args:
@@ -56,6 +57,8 @@ class SupCon(nn.Module):
         >>> model = SupCon(SmallConvNet(), proj_dim=64, temperature=0.1)
         >>> hist = fit(model, shapes, steps=200)        # shapes: an ImageData
     """
+
+    input_kind = "labelled_images"
 
     def __init__(
         self,

@@ -61,7 +61,7 @@ from ..augment import AugmentConfig, views
 from ..data.base import ImageData
 from ..losses import hard_contrastive, nt_xent, simple_contrastive
 from ..utils import check_temperature
-from . import images
+from .base import Method, images
 
 __all__ = [
     "LOSSES",
@@ -80,7 +80,7 @@ __all__ = [
 LOSSES = ("contrastive", "simple", "hard", "hard_simple")
 
 
-class WangLiu(nn.Module):
+class WangLiu(Method):
     """An encoder trained with one of Wang & Liu's four losses on two views per image.
 
     There is no projection head: like the paper, the embedding that is measured (uniformity,

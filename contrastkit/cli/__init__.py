@@ -260,7 +260,7 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from contrastkit.train import cli_train
+    from contrastkit.cli.train import cli_train
 
     return int(cli_train(args) or 0)
 
