@@ -1,8 +1,9 @@
 """Plotly figures every notebook uses: samples, embeddings (2-D, 3-D sphere), curves, histograms.
 
-Each function returns a ``plotly.graph_objects.Figure``; wrap it in ``go.FigureWidget`` to
-update it from an ipywidgets control. Projections: PCA (instant; quick mode) or UMAP (better,
-but its first fit costs 12-18 s of JIT; full mode).
+Each function returns a ``plotly.graph_objects.Figure``; :func:`explorer` wires ipywidgets
+controls to a pure function that draws one (the one way the notebooks make an explorer).
+Projections: PCA (instant; quick mode) or UMAP (better, but its first fit costs 12-18 s of JIT;
+full mode).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import torch
 from plotly.colors import qualitative
 from torch import Tensor
 
+from .explorer import dropdown, explorer, log_slider, slider
+
 __all__ = [
     "project",
     "image_grid",
@@ -22,6 +25,10 @@ __all__ = [
     "sphere",
     "similarity_histogram",
     "curves",
+    "explorer",
+    "slider",
+    "log_slider",
+    "dropdown",
 ]
 
 PALETTE = qualitative.Plotly + qualitative.D3
