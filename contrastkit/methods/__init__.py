@@ -13,9 +13,9 @@ import importlib
 import pkgutil
 from collections.abc import Iterator, Mapping
 
-from .base import INPUT_KINDS, Method, TwoViewMethod, images
+from .base import INPUT_KINDS, Example, Method, TwoViewMethod, images
 
-__all__ = ["INPUT_KINDS", "REGISTRY", "Method", "TwoViewMethod", "get", "images"]
+__all__ = ["INPUT_KINDS", "REGISTRY", "Example", "Method", "TwoViewMethod", "get", "images"]
 
 _NOT_METHODS = {"base"}
 

@@ -12,7 +12,8 @@ bottom of its module (``contrastkit.methods.REGISTRY`` finds it by the module's 
         def embed(self, x) -> Tensor                     the representation used downstream
         def after_step(self, step) -> None               optional: after each optimiser step
         @classmethod
-        def example(cls, seed=0) -> (method, batch)      a small instance and a toy batch
+        def example(cls, seed=0) -> Example              a small instance, a toy batch and
+                                                         inputs for embed
 
 ``loss``
     Returns the scalar to minimise for one batch drawn by ``fit`` from the data it was given.
@@ -38,8 +39,10 @@ bottom of its module (``contrastkit.methods.REGISTRY`` finds it by the module's 
     or ``"labelled_images"`` and whose first argument is an image encoder.
 
 ``example(seed=0)``
-    A small configuration (a few thousand parameters, CPU, well under a second a step) and a
-    toy batch of the input kind, so tests and readers can call ``loss`` and ``embed`` at once.
+    An :class:`Example`: a small configuration (a few thousand parameters, CPU, well under a
+    second a step), a toy batch of the input kind (a Tensor or a tuple of tensors with equal
+    rows, so ``fit(method, batch, ...)`` can draw from it) and inputs for ``embed``, so tests
+    and readers can call ``loss`` and ``embed`` at once.
 
 Why a base class and not a ``typing.Protocol``: the class gives the defaults (``after_step``
 does nothing, ``input_kind`` is checked when a subclass is defined) and one place to read the
@@ -49,7 +52,7 @@ contract; ``fit`` itself only duck-types ``loss``, so a notebook's own small ``n
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -57,7 +60,7 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, views
 from ..models import projection_head
 
-__all__ = ["INPUT_KINDS", "Method", "TwoViewMethod", "images"]
+__all__ = ["INPUT_KINDS", "Example", "Method", "TwoViewMethod", "images"]
 
 #: What a batch is, for each input kind. ``fit`` draws rows of the tensors it is given; the
 #: method's ``loss`` receives them as below.
@@ -75,6 +78,14 @@ INPUT_KINDS: dict[str, str] = {
 }
 
 Batch = Tensor | tuple[Tensor, ...]
+
+
+class Example(NamedTuple):
+    """What ``Method.example()`` returns: a small method, a toy batch, inputs for ``embed``."""
+
+    method: Method
+    batch: Any  # what fit's data yields: a Tensor or a tuple of tensors with equal rows
+    inputs: Any  # what embed takes, e.g. the batch's images
 
 
 def images(batch: Tensor | tuple | list) -> Tensor:
@@ -108,8 +119,8 @@ class Method(nn.Module):
         """Called by ``fit`` after every optimiser step; does nothing unless overridden."""
 
     @classmethod
-    def example(cls, seed: int = 0) -> tuple[Method, Any]:
-        """A small instance and a toy batch of its input kind (for tests and readers)."""
+    def example(cls, seed: int = 0) -> Example:
+        """A small instance, a toy batch of its input kind and inputs for ``embed``."""
         raise NotImplementedError(f"{cls.__name__} must define the classmethod example()")
 
 
@@ -158,9 +169,9 @@ class TwoViewMethod(Method):
         return self.encoder(x)
 
     @classmethod
-    def example(cls, seed: int = 0) -> tuple[Method, Tensor]:
+    def example(cls, seed: int = 0) -> Example:
         from ..models import SmallConvNet
 
         torch.manual_seed(seed)
         x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
-        return cls(SmallConvNet(widths=(8, 16))), x
+        return Example(cls(SmallConvNet(widths=(8, 16))), x, x)
