@@ -92,3 +92,26 @@ def test_by_chapter_as_dicts_and_markdown_list():
     assert md.count("\n### ") == 9 and md.startswith("### 01 Foundations")
     assert "- 01 [`simclr`](notebooks/01_foundations/01_simclr.ipynb) — A Simple" in md
     assert all(f"[`{k}`]" in md for k in catalog.keys())
+
+
+def test_status_is_derived_from_notebook_claim_and_method(tmp_path):
+    nb = "notebooks/01_foundations/01_simclr.ipynb"
+    assert catalog.derive_status("simclr", nb, "contrastkit.methods.simclr") == "done"
+    (tmp_path / "notebooks" / "01_foundations").mkdir(parents=True)
+    assert catalog.derive_status("simclr", nb, "m", root=tmp_path) == "planned"  # no notebook
+    (tmp_path / nb).write_text('{"cells": ["print(1)"]}')
+    assert catalog.derive_status("simclr", nb, "m", root=tmp_path) == "planned"  # no claim
+    (tmp_path / nb).write_text('{"cells": ["ck.claims.record(...)"]}')
+    assert catalog.derive_status("simclr", nb, "m", root=tmp_path) == "done"
+    # a notebook without its method module is not done
+    assert catalog.derive_status("nosuchkey", nb, "m", root=tmp_path) == "planned"
+    # outside a checkout only the method module counts
+    assert catalog.derive_status("simclr", nb, "m", root=tmp_path / "elsewhere") == "done"
+    assert catalog.derive_status("mae", nb, "m", root=tmp_path / "elsewhere") == "planned"
+
+
+def test_reading_list_is_one_package_data_file():
+    doc = json.loads(catalog.READING_LIST.read_text(encoding="utf-8"))
+    keys = [e["key"] for ch in doc["chapters"] for e in ch["entries"]]
+    assert keys == catalog.keys()
+    assert not any("status" in e for ch in doc["chapters"] for e in ch["entries"])
