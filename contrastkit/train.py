@@ -387,8 +387,4 @@ def __getattr__(name: str):
         from . import evaluation
 
         return getattr(evaluation, name)
-    if name in ("cli_train", "trainable_methods"):
-        from .cli import train as cli_train_module
-
-        return getattr(cli_train_module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
