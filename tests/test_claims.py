@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -146,23 +151,39 @@ def test_report_formats(tmp_path, done):
 
     md = claims.report(tmp_path)
     lines = md.splitlines()
-    assert (
-        lines[0]
-        == "| chapter | key | claim | metrics | baseline | margin | seed | quick | passed |"
+    assert lines[0] == (
+        "| chapter | key | claim | mode | held | method | baseline | gap | min gap | margin "
+        "| slack | seeds |"
     )
-    assert lines[2] == "| 01 | simclr | pipe \\| in text | knn=0.8 | knn=0.4 | 0.05 |  |  | yes |"
-    assert lines[3].startswith("| 01 | moco | (no record") and lines[3].endswith("| missing |")
-    assert lines[4] == "| 01 | clip | kNN beats pixels | knn=0.8 | knn=0.4 |  | 3 | True | **NO** |"
-    assert "2 checks: 1 passed, 1 failed; 1 done notebooks without a record" in md
+    assert lines[2] == (
+        "| 01 | simclr | pipe \\| in text |  | 1/1 | knn 0.8 | knn 0.4 | +0.4 † | +0.4 | 0.05 "
+        "|  | ? |"
+    )
+    assert lines[3].startswith("| 01 | moco | (no record") and "| missing |" in lines[3]
+    assert lines[4] == (
+        "| 01 | clip | kNN beats pixels | quick | **0/1** | knn 0.8 | knn 0.4 | +0.4 † | +0.4 "
+        "|  |  | 3 |"
+    )
+    assert "2 claims over seeds 3, ?: 1 held on every seed, 1 failed on some seed; 1 done" in md
+
+    per_check = claims.report(tmp_path, checks=True).splitlines()
+    assert per_check[0] == (
+        "| chapter | key | claim | metrics | baseline | gap | margin | seed | quick | passed |"
+    )
+    assert (
+        per_check[4]
+        == "| 01 | clip | kNN beats pixels | knn=0.8 | knn=0.4 |  |  | 3 | True | **NO** |"
+    )
 
     page = claims.report(tmp_path, fmt="html")
     assert page.startswith("<!DOCTYPE html>") and page.count("<tr style=") == 3
-    assert "pipe | in text" in page and "<td>NO</td>" in page
+    assert "pipe | in text" in page and "<td>0/1</td>" in page
+    assert page.count('<div id="gap-') == 2  # one plot per claim, none for the missing one
 
     data = json.loads(claims.report(tmp_path, fmt="json"))
-    assert data["summary"] == {"pass": 1, "fail": 1, "missing": 1}
-    assert [r["key"] for r in data["rows"]] == ["simclr", "moco", "clip"]
-    assert [r["status"] for r in data["rows"]] == ["pass", "missing", "fail"]
+    assert data["summary"] == {"pass": 1, "fail": 1, "missing": 1, "claims": 2, "checks": 2}
+    assert [r["key"] for r in data["claims"]] == ["simclr", "moco", "clip"]
+    assert [r["status"] for r in data["claims"]] == ["pass", "missing", "fail"]
 
     with pytest.raises(ValueError, match="fmt must be"):
         claims.report(tmp_path, fmt="pdf")
@@ -173,3 +194,198 @@ def test_report_reads_environment(tmp_path, monkeypatch, done):
     monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
     _record(tmp_path)
     assert "| 01 | simclr |" in claims.report()
+
+
+# -- seeds -----------------------------------------------------------------------------
+
+
+def test_record_notes_commit_threads_versions(tmp_path):
+    torch = pytest.importorskip("torch")
+    rec = _record(tmp_path, seed=0)
+    assert rec["threads"] == torch.get_num_threads()
+    assert set(rec["versions"]) == {"python", "torch", "numpy", "contrastkit"}
+    assert rec["versions"]["torch"] == torch.__version__
+    assert isinstance(rec["commit"], str)
+    if (Path(claims.__file__).parents[1] / ".git").exists():
+        assert len(rec["commit"]) == 40
+
+
+def test_commit_is_empty_without_git(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    claims._commit.cache_clear()
+    monkeypatch.setattr(claims.subprocess, "run", no_git)
+    try:
+        assert claims._commit() == ""
+    finally:
+        claims._commit.cache_clear()
+
+
+def test_claims_imports_and_records_without_torch(tmp_path):
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # `import torch` now raises ImportError
+        "from contrastkit import claims, cli\n"
+        "rec = claims.record('simclr', 'c', {'knn': 0.5}, passed=True, seed=1,"
+        f" results_dir={str(tmp_path)!r})\n"
+        "assert rec['threads'] is None and rec['versions']['torch'] is None, rec\n"
+        "assert 'plotly' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "simclr.seed1.json").is_file()
+
+
+def test_each_seed_has_its_own_file_and_same_seed_replaces(tmp_path):
+    for seed in (0, 1, 2):
+        _record(tmp_path, seed=seed, metrics={"knn": 0.5 + seed / 10})
+    _record(tmp_path, seed=1, metrics={"knn": 0.9})  # a re-run of seed 1 replaces seed 1 only
+    _record(tmp_path, seed=1, claim="a second check")
+    assert sorted(os.listdir(tmp_path)) == [f"simclr.seed{s}.json" for s in (0, 1, 2)]
+    got = [(c["seed"], c["claim"], c["metrics"]["knn"]) for c in claims.load(tmp_path)]
+    assert got == [
+        (0, "kNN beats pixels", 0.5),
+        (1, "kNN beats pixels", 0.9),
+        (1, "a second check", 0.8),
+        (2, "kNN beats pixels", 0.7),
+    ]
+
+
+def test_seed_accepts_numpy_integers_and_rejects_bools(tmp_path):
+    np = pytest.importorskip("numpy")
+    assert _record(tmp_path, seed=np.int64(4))["seed"] == 4
+    assert _record(tmp_path, seed=(np.int32(0), 1))["seed"] == [0, 1]
+    with pytest.raises(TypeError, match="seed must be an int"):
+        _record(tmp_path, seed=True)
+
+
+def test_load_reads_old_single_files_and_keeps_the_newest_duplicate(tmp_path):
+    old = claims.record("simclr", "c", {"knn": 0.1}, passed=False, seed=0, quick=True)
+    old["timestamp"] = "2000-01-01T00:00:00Z"
+    (tmp_path / "simclr.json").write_text(json.dumps({"key": "simclr", "checks": [old]}))
+    claims.record(
+        "simclr", "c", {"knn": 0.9}, passed=True, seed=0, quick=True, results_dir=tmp_path
+    )
+    [check] = claims.load(tmp_path)
+    assert check["metrics"] == {"knn": 0.9} and check["passed"] is True
+
+
+def test_summarize_over_five_seeds(tmp_path, done):
+    done("simclr")
+    gaps = [0.30, 0.25, 0.35, 0.28, 0.32]
+    for seed, gap in enumerate(gaps):
+        _record(
+            tmp_path, seed=seed, quick=True, margin=0.1, metrics={"knn": 0.4 + gap},
+            passed=gap >= 0.26,
+        )  # fmt: skip
+        # an explicit gap, signed so that larger is better (a loss that must drop)
+        _record(
+            tmp_path, claim="loss drops", seed=seed, quick=True, margin=0.2,
+            metrics={"loss": 1.0 - gap}, baseline={"loss": 1.0}, gap=gap,
+        )  # fmt: skip
+    _record(tmp_path, seed=0, quick=False)  # full mode is a claim of its own
+    knn, loss, full = claims.summarize(tmp_path)
+
+    assert (knn["n"], knn["held"], knn["status"], knn["seeds"]) == (5, 4, "fail", list("01234"))
+    assert knn["method"]["name"] == "knn" and knn["baseline"]["name"] == "knn"
+    assert knn["method"]["mean"] == pytest.approx(0.4 + statistics.fmean(gaps))
+    assert knn["method"]["sd"] == pytest.approx(statistics.stdev(gaps))
+    assert knn["baseline"]["sd"] == 0
+    assert knn["gap"]["derived"] is True and knn["gap"]["min"] == pytest.approx(0.25)
+    assert knn["gap"]["values"] == pytest.approx(gaps)
+    assert knn["slack"] == pytest.approx((0.25 - 0.1) / statistics.stdev(gaps))
+    assert knn["margin"] == 0.1 and knn["commits"] == [claims._commit()]
+
+    assert loss["status"] == "pass" and loss["gap"]["derived"] is False
+    assert loss["gap"]["mean"] == pytest.approx(statistics.fmean(gaps))
+    assert loss["method"]["mean"] == pytest.approx(1 - statistics.fmean(gaps))
+    assert (full["quick"], full["n"], full["gap"]["sd"], full["slack"]) == (False, 1, None, None)
+
+    md = claims.report(tmp_path)
+    assert (
+        "| 01 | simclr | kNN beats pixels | quick | **4/5** | knn 0.7 ± 0.038 | knn 0.4 ± 0 " in md
+    )
+    assert "| +0.3 ± 0.038 † | +0.25 | 0.1 | 3.9 sd | 0,1,2,3,4 |" in md
+    assert (
+        "| loss drops | quick | 5/5 | loss 0.7 ± 0.038 | loss 1 ± 0 | +0.3 ± 0.038 | +0.25 | 0.2 "
+        "| 1.3 sd |" in md
+    )
+    assert (
+        "| 01 | simclr | kNN beats pixels | full | 1/1 | knn 0.8 | knn 0.4 | +0.4 † | +0.4 |" in md
+    )
+    assert (
+        "3 claims over seeds 0, 1, 2, 3, 4: 2 held on every seed, 1 failed on some seed; 0 done"
+        in md
+    )
+
+
+def test_summarize_margin_that_changed_and_missing_gap(tmp_path, done):
+    done("clip")
+    claims.record("clip", "c", {"acc": 0.5}, passed=True, seed=0, margin=0.1, results_dir=tmp_path)
+    claims.record("clip", "c", {"acc": 0.6}, passed=True, seed=1, margin=0.2, results_dir=tmp_path)
+    [row] = claims.summarize(tmp_path)
+    assert row["gap"] is None and row["margins"] == [0.1, 0.2] and row["margin"] == 0.2
+    md = claims.report(tmp_path)
+    assert "| 01 | clip | c |  | 2/2 | acc 0.55 ± 0.071 |  |  |  | 0.1–0.2 |  | 0,1 |" in md
+    page = claims.report(tmp_path, fmt="html")
+    assert "no gap: the checks record neither a gap nor a baseline" in page
+
+
+def test_html_embeds_plotly_and_plots_the_gaps(tmp_path, done):
+    done("simclr")
+    for seed in (0, 1):
+        _record(tmp_path, seed=seed, margin=0.3, passed=seed == 1, gap=0.2 + seed / 5)
+    page = claims.report(tmp_path, fmt="html")
+    assert "<script src=" not in page  # nothing fetched from a CDN: works offline
+    assert page.count("plotly.js v") >= 1 and len(page) > 1_000_000  # plotly.js inlined once
+    assert page.count("Plotly.newPlot") == 1
+    figure = page[page.index('<div id="gap-0"') :]
+    assert '"y":[0.2,0.4]' in figure.replace(" ", "") and "margin 0.3" in figure
+    assert '"x":["0","1"]' in figure.replace(" ", "")
+    assert "<details><summary>each seed</summary>" in page
+
+
+# -- the README's claims table (tools/readme.py) ---------------------------------------
+
+
+def _readme_module():
+    spec = importlib.util.spec_from_file_location(
+        "_readme_tool", Path(__file__).resolve().parents[1] / "tools" / "readme.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_claims_table_from_a_five_seed_run(tmp_path, done):
+    readme = _readme_module()
+    done("simclr", "moco")
+    for seed in range(5):
+        _record(tmp_path, seed=seed, quick=True, margin=0.1, metrics={"knn": 0.5 + seed / 100})
+        _record(tmp_path, claim="fails | once", seed=seed, quick=True, gap=0.1, passed=seed != 2)
+    table = readme.claims_table(tmp_path)
+    assert table.startswith("Seeds 0, 1, 2, 3, 4, quick mode")
+    assert ": 1 of 2 checks held on every seed." in table
+    simclr = catalog.get("simclr")
+    link = f'[`simclr`]({simclr.notebook} "{simclr.title}")'
+    assert f"| {link} | kNN beats pixels | 5/5 | +0.12 ± 0.016 † | 0.1 |" in table
+    assert f"| {link} | fails \\| once | **4/5** | +0.1 ± 0 |  |" in table
+    assert table.endswith("No record in this run: `moco`.\n")
+
+    text = (
+        "# t\n<!-- notebooks:start -->\nold list\n<!-- notebooks:end -->\n## Which claims\n"
+        "<!-- claims:start -->\n| hand | written |\n<!-- claims:end -->\nafter\n"
+    )
+    kept = readme.render(text)  # without a results folder the claims block is left alone
+    assert "| hand | written |" in kept and "old list" not in kept
+    new = readme.render(text, tmp_path)
+    assert "| hand | written |" not in new and new.endswith(f"{table}<!-- claims:end -->\nafter\n")
+    assert readme.render(new, tmp_path) == new
+
+    with pytest.raises(ValueError, match="no <!-- claims:start --> ... <!-- claims:end --> block"):
+        readme.render(text.replace("<!-- claims:end -->", ""), tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="holds no claim records"):
+        readme.claims_table(empty)
+    assert readme.main(["--claims", str(tmp_path / "absent")]) == 2

@@ -82,7 +82,10 @@ def test_report_on_a_results_dir(tmp_path, capsys, done):
 
     assert cli.main(["report", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "| 01 | simclr | kNN beats pixels | knn=0.8 |" in out and "| missing |" in out
+    assert "| 01 | simclr | kNN beats pixels |  | 1/1 | knn 0.8 |" in out and "| missing |" in out
+
+    assert cli.main(["report", "--results-dir", str(tmp_path), "--checks"]) == 0
+    assert "| 01 | simclr | kNN beats pixels | knn=0.8 |" in capsys.readouterr().out
 
     html_file = tmp_path / "report.html"
     assert cli.main(["report", "--results-dir", str(tmp_path), "--html", str(html_file)]) == 0
@@ -102,10 +105,17 @@ def test_report_require_done(tmp_path, capsys, done):
 
     claims.record("moco", "queue helps", {"knn": 0.5}, passed=False, results_dir=tmp_path)
     assert cli.main(args) == 1
-    assert "failed checks: moco (queue helps)" in capsys.readouterr().err
+    assert "failed checks: moco (queue helps; seed ?)" in capsys.readouterr().err
 
     claims.record("moco", "queue helps", {"knn": 0.9}, passed=True, results_dir=tmp_path)
     assert cli.main(args) == 0
+
+    # Across seeds: a check failed on any one seed fails the report.
+    for seed, passed in ((0, True), (1, False), (2, True)):
+        claims.record("moco", "queue helps", {"knn": 0.5}, passed=passed, seed=seed,
+                      results_dir=tmp_path)  # fmt: skip
+    assert cli.main(args) == 1
+    assert capsys.readouterr().err.endswith("failed checks: moco (queue helps; seed 1)\n")
 
 
 # -- usage errors ----------------------------------------------------------------------
@@ -120,6 +130,10 @@ def test_report_require_done(tmp_path, capsys, done):
         (["list", "--status", "maybe"], "invalid choice: 'maybe'"),
         (["notebooks", "--jobs", "0"], "expected a positive integer"),
         (["notebooks", "--quick", "--full"], "not allowed with argument"),
+        (["notebooks", "--seed", "1", "--seeds", "2", "3"], "not allowed with argument"),
+        (["notebooks", "--seeds"], "expected at least one argument"),
+        (["notebooks", "--seeds", "0", "x"], "invalid int value: 'x'"),
+        (["notebooks", "--seeds", "0", "1", "0"], "--seeds: each seed once, got 0 1 0"),
         (["notebooks", "--only", "simclear"], "unknown catalog key 'simclear'; did you mean"),
         (["report", "--results-dir", "/nonexistent/claims"], "does not exist"),
         (["train", "simclr", "--data", "digits", "--steps", "5", "--epochs", "1"], "not allowed"),
@@ -224,6 +238,37 @@ def test_run_notebooks_checks_arguments(tmp_path):
         cli.run_notebooks([tmp_path / "absent.ipynb"], tmp_path, {})
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         cli.run_notebooks([], tmp_path, {}, jobs=0)
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        cli.run_notebooks([], tmp_path, {}, seeds=[1, 1])
+    with pytest.raises(ValueError, match="seeds must be distinct and at least one"):
+        cli.run_notebooks([], tmp_path, {}, seeds=[])
+
+
+def test_run_notebooks_runs_each_seed_into_its_folder(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run_one(path, output, parameters, timeout):
+        calls.append((path.name, output, parameters))
+        return cli.Result(str(path), str(output), "ok", 0.0, "", parameters.get("SEED"))
+
+    monkeypatch.setattr(cli, "_run_one", fake_run_one)
+    a = write_notebook(tmp_path / "nbs" / "01_x" / "a.ipynb")
+    b = write_notebook(tmp_path / "nbs" / "02_y" / "b.ipynb")
+    out = tmp_path / "out"
+    params = {"QUICK": True, "SEED": 9, "RESULTS_DIR": "/r"}
+    results = cli.run_notebooks([a, b], out, params, seeds=[3, 0], relative_to=tmp_path / "nbs")
+    assert [(r.seed, Path(r.output)) for r in results] == [
+        (3, out / "seed3/01_x/a.ipynb"),
+        (0, out / "seed0/01_x/a.ipynb"),
+        (3, out / "seed3/02_y/b.ipynb"),
+        (0, out / "seed0/02_y/b.ipynb"),
+    ]
+    assert [c[2] for c in calls[:2]] == [{**params, "SEED": 3}, {**params, "SEED": 0}]
+    assert params["SEED"] == 9  # the caller's dict is left alone
+
+    calls.clear()  # one seed: today's layout, no seed folder
+    [result] = cli.run_notebooks([a], out, params, seeds=[5], relative_to=tmp_path / "nbs")
+    assert Path(result.output) == out / "01_x/a.ipynb" and calls[0][2]["SEED"] == 5
 
 
 @pytest.mark.slow
@@ -234,25 +279,43 @@ def test_notebooks_command_end_to_end(tmp_path, monkeypatch, capsys, done):
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     record = (
         "from contrastkit import claims\n"
-        "claims.record('simclr', 'seed arrives', {'seed': SEED}, passed=QUICK, quick=QUICK,"
-        " seed=SEED, results_dir=RESULTS_DIR)"
+        "claims.record('simclr', 'seed arrives', {'value': 1.0 + SEED}, {'base': 1.0},"
+        " margin=1.5, passed=QUICK, quick=QUICK, seed=SEED, results_dir=RESULTS_DIR)"
     )
     write_notebook(tmp_path / catalog.get("simclr").notebook, record)
 
     assert cli.main(["notebooks", "--only", "moco"]) == 2
     assert "notebook not written yet: moco" in capsys.readouterr().err
 
-    assert cli.main(["notebooks", "--chapter", "1", "--seed", "3", "--timeout", "120"]) == 0
+    # Two seeds, in parallel: one executed copy per seed, one record per seed.
+    argv = ["notebooks", "--chapter", "1", "--seeds", "3", "4", "--jobs", "2", "--timeout", "120"]
+    assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "skipped (not written yet): 10 notebooks: start_here, align_uniform" in out
-    assert "[1/1] ok" in out and "01_foundations/01_simclr.ipynb" in out
-    assert "| 01 | simclr | seed arrives | seed=3 |  |  | 3 | True | yes |" in out
-    assert (tmp_path / "results/notebooks/01_foundations/01_simclr.ipynb").is_file()
-    [check] = claims.load(tmp_path / "results/claims")
-    assert check["seed"] == 3 and check["quick"] is True
+    assert "running 1 notebooks x 2 seeds (quick mode, seeds 3 4, 2 at once)" in out
+    assert "[2/2] ok" in out and "01_foundations/01_simclr.ipynb (seed 4)" in out
+    assert (
+        "| 01 | simclr | seed arrives | quick | 2/2 | value 4.5 ± 0.71 | base 1 ± 0 "
+        "| +3.5 ± 0.71 † | +3 | 1.5 | 2.1 sd | 3,4 |"
+    ) in out
+    for seed in (3, 4):
+        assert (tmp_path / f"results/notebooks/seed{seed}/01_foundations/01_simclr.ipynb").is_file()
+    checks = claims.load(tmp_path / "results/claims")
+    assert [(c["seed"], c["quick"]) for c in checks] == [(3, True), (4, True)]
+    assert all(c["threads"] >= 1 and c["versions"]["torch"] for c in checks)
 
-    # A failed check is reported; only a failing notebook (its assert) fails the command.
+    # One seed keeps today's layout and adds to the other seeds' records. A failed check is
+    # reported; only a failing notebook (its assert) fails the command.
     assert cli.main(["notebooks", "--only", "simclr", "--full"]) == 0
-    assert "| 01 | simclr | seed arrives | seed=0 |  |  | 0 | False | **NO** |" in (
-        capsys.readouterr().out
-    )
+    out = capsys.readouterr().out
+    assert "running 1 notebooks (full mode, seed 0, 1 at once)" in out
+    assert "| 01 | simclr | seed arrives | full | **0/1** | value 1 | base 1 | +0 † |" in out
+    assert "| 01 | simclr | seed arrives | quick | 2/2 |" in out
+    assert (tmp_path / "results/notebooks/01_foundations/01_simclr.ipynb").is_file()
+    assert sorted(p.name for p in (tmp_path / "results/claims").iterdir()) == [
+        f"simclr.seed{seed}.json" for seed in (0, 3, 4)
+    ]
+    html_file = tmp_path / "claims.html"
+    assert cli.main(["report", "--html", str(html_file), "--require-done"]) == 1
+    assert "failed checks: simclr (seed arrives; seed 0)" in capsys.readouterr().err
+    assert html_file.read_text().count('<div id="gap-') == 2

@@ -3,7 +3,8 @@
 Examples:
     contrastkit list --chapter 1
     contrastkit notebooks --quick --only simclr align_uniform
-    contrastkit report --results-dir results/claims --require-done
+    contrastkit notebooks --quick --chapter 2 --seeds 0 1 2 3 4 --jobs 2
+    contrastkit report --results-dir results/claims --require-done --html claims.html
     contrastkit train simclr --data shapes --steps 2000 --device cuda
     contrastkit bench simclr --data shapes --encoder resnet18 --image-size 32 \\
         --batch-size 512 --seconds 20
@@ -45,6 +46,7 @@ class Result:
         status: "ok" or "failed".
         seconds: Wall-clock time of the run.
         error: One-line summary of the failure ("In [7]: AssertionError: ..."), or "".
+        seed: The ``SEED`` parameter it ran with (None when it got no int seed).
     """
 
     notebook: str
@@ -52,6 +54,7 @@ class Result:
     status: str
     seconds: float
     error: str = ""
+    seed: int | None = None
 
 
 def run_notebooks(
@@ -62,13 +65,15 @@ def run_notebooks(
     timeout: float | None = None,
     on_done: Callable[[Result], None] | None = None,
     relative_to: str | os.PathLike | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> list[Result]:
     """Execute notebooks with papermill, each in its own folder, and collect the results.
 
     Args:
         paths: Notebooks to run.
         output_dir: Where the executed copies go, mirroring the layout below
-            ``relative_to`` (``notebooks/01_x/02_y.ipynb`` -> ``<output_dir>/01_x/02_y.ipynb``).
+            ``relative_to`` (``notebooks/01_x/02_y.ipynb`` -> ``<output_dir>/01_x/02_y.ipynb``;
+            with several ``seeds``, ``<output_dir>/seed<S>/01_x/02_y.ipynb``).
         parameters: Values injected after the notebook's ``parameters`` cell, e.g.
             ``{"QUICK": True, "SEED": 0, "RESULTS_DIR": "/abs/results/claims"}``. The
             notebook runs in its own folder, so give paths as absolute paths.
@@ -78,18 +83,26 @@ def run_notebooks(
         on_done: Called with each :class:`Result` as soon as that notebook finishes.
         relative_to: Folder whose layout the outputs mirror; default: the notebooks'
             common folder.
+        seeds: Run each notebook once per seed, with ``SEED`` set to it (overriding
+            ``parameters``); all runs share the ``jobs`` workers. None: once, as given.
 
     Returns:
-        One :class:`Result` per path, in the order of ``paths``.
+        One :class:`Result` per path (per path and seed, notebook by notebook, seeds in
+        the given order, when ``seeds`` is given), in the order of ``paths``.
 
     Raises:
-        ValueError: If ``jobs`` < 1 or ``timeout`` <= 0.
+        ValueError: If ``jobs`` < 1, ``timeout`` <= 0, or ``seeds`` is empty or repeats
+            a seed.
         FileNotFoundError: If a notebook does not exist.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
     paths = [Path(p).resolve() for p in paths]
     absent = [str(p) for p in paths if not p.is_file()]
     if absent:
@@ -97,8 +110,20 @@ def run_notebooks(
     if not paths:
         return []
     root = Path(relative_to or os.path.commonpath([p.parent for p in paths])).resolve()
-    outputs = [Path(output_dir).resolve() / p.relative_to(root) for p in paths]
-    tasks = [(p, o, dict(parameters), timeout) for p, o in zip(paths, outputs, strict=True)]
+    out = Path(output_dir).resolve()
+    if seeds is None:
+        tasks = [(p, out / p.relative_to(root), dict(parameters), timeout) for p in paths]
+    else:
+        tasks = [
+            (
+                p,
+                (out / f"seed{seed}" if len(seeds) > 1 else out) / p.relative_to(root),
+                {**parameters, "SEED": seed},
+                timeout,
+            )
+            for p in paths
+            for seed in seeds
+        ]
     results: dict[int, Result] = {}
     if jobs == 1:
         for i, task in enumerate(tasks):
@@ -138,7 +163,8 @@ def _run_one(path: Path, output: Path, parameters: dict, timeout: float | None) 
     except Exception as err:  # noqa: BLE001 -- reported per notebook; the others still run
         error = _one_line(type(err).__name__, str(err))
     status = "failed" if error else "ok"
-    return Result(str(path), str(output), status, time.perf_counter() - start, error)
+    seed = parameters.get("SEED") if isinstance(parameters.get("SEED"), int) else None
+    return Result(str(path), str(output), status, time.perf_counter() - start, error, seed)
 
 
 def _one_line(name: str, message: str) -> str:
@@ -176,13 +202,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     results_dir = (
         args.results_dir or os.environ.get(claims.RESULTS_ENV) or claims.DEFAULT_RESULTS_DIR
     )
-    print(claims.report(results_dir, fmt="json" if args.json else "markdown"), end="")
+    fmt = "json" if args.json else "markdown"
+    print(claims.report(results_dir, fmt=fmt, checks=args.checks), end="")
     if args.html:
         Path(args.html).write_text(claims.report(results_dir, fmt="html"), encoding="utf-8")
         print(f"wrote {args.html}", file=sys.stderr)
     if args.require_done:
         missing = claims.missing_done(results_dir)
-        failed = [f"{c['key']} ({c['claim']})" for c in claims.load(results_dir) if not c["passed"]]
+        failed = [
+            f"{c['key']} ({c['claim']}; seed {claims.seed_label(c.get('seed'))})"
+            for c in claims.load(results_dir)
+            if not c["passed"]
+        ]
         problems = [f"done notebooks without a record: {', '.join(missing)}"] if missing else []
         problems += [f"failed checks: {'; '.join(failed)}"] if failed else []
         if problems:
@@ -192,6 +223,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds: each seed once, got {' '.join(map(str, seeds))}")
     root = _repo_root()
     entries = [catalog.get(k) for k in args.only] if args.only else list(catalog.ENTRIES)
     if args.chapter is not None:
@@ -217,23 +251,26 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 
     results_dir = Path(args.results_dir).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
-    parameters = {"QUICK": args.quick, "SEED": args.seed, "RESULTS_DIR": str(results_dir)}
+    parameters = {"QUICK": args.quick, "SEED": seeds[0], "RESULTS_DIR": str(results_dir)}
     # Kernels start in each notebook's folder: make the checkout importable from there.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(root), os.environ.get("PYTHONPATH")])
     )
     mode = "quick" if args.quick else "full"
-    print(f"running {len(entries)} notebooks ({mode} mode, seed {args.seed}, {args.jobs} at once)")
-    width = len(str(len(entries)))
+    several = len(seeds) > 1
+    runs = len(entries) * len(seeds)
+    what = f"{len(entries)} notebooks x {len(seeds)} seeds" if several else f"{runs} notebooks"
+    seed_text = f"seeds {' '.join(map(str, seeds))}" if several else f"seed {seeds[0]}"
+    print(f"running {what} ({mode} mode, {seed_text}, {args.jobs} at once)")
+    width = len(str(runs))
     count = 0
 
     def progress(result: Result) -> None:
         nonlocal count
         count += 1
         name = os.path.relpath(result.notebook, root)
-        print(
-            f"[{count:>{width}}/{len(entries)}] {result.status:<6} {result.seconds:6.1f}s  {name}"
-        )
+        name += f" (seed {result.seed})" if several else ""
+        print(f"[{count:>{width}}/{runs}] {result.status:<6} {result.seconds:6.1f}s  {name}")
         if result.error:
             print(f"    error: {result.error}\n    output: {result.output}")
         sys.stdout.flush()
@@ -247,15 +284,17 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         on_done=progress,
         relative_to=root / "notebooks",
+        seeds=seeds,
     )
     failed = [r for r in results if r.status != "ok"]
     print(
-        f"\n{len(results)} notebooks in {time.perf_counter() - start:.1f}s: "
+        f"\n{len(results)} notebook runs in {time.perf_counter() - start:.1f}s: "
         f"{len(results) - len(failed)} ok, {len(failed)} failed\n"
     )
     print(claims.report(results_dir), end="")
     for r in failed:
-        print(f"FAILED {os.path.relpath(r.notebook, root)}: {r.error}", file=sys.stderr)
+        seed = f" (seed {r.seed})" if several else ""
+        print(f"FAILED {os.path.relpath(r.notebook, root)}{seed}: {r.error}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -329,7 +368,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"${claims.RESULTS_ENV}, else {claims.DEFAULT_RESULTS_DIR})",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    p.add_argument("--html", metavar="FILE", help="also write the report as an HTML page")
+    p.add_argument(
+        "--checks",
+        action="store_true",
+        help="Markdown: one row per recorded check (each seed, every metric) instead of "
+        "one row per claim over its seeds",
+    )
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the report as an HTML page (works offline; per claim, the gap on "
+        "each seed against the margin)",
+    )
     p.add_argument(
         "--require-done",
         action="store_true",
@@ -349,7 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--full", dest="quick", action="store_false", help="full-scale mode")
     p.add_argument("--only", nargs="+", metavar="KEY", help="run only these catalog keys")
     p.add_argument("--chapter", type=_chapter, help="run only this chapter (1..10)")
-    p.add_argument("--seed", type=int, default=0, help="SEED parameter (default: 0)")
+    seed = p.add_mutually_exclusive_group()
+    seed.add_argument("--seed", type=int, default=0, help="SEED parameter (default: 0)")
+    seed.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="run each notebook once per seed (e.g. --seeds 0 1 2 3 4); with several, "
+        "executed copies go to <output-dir>/seed<S>/",
+    )
     p.add_argument(
         "--results-dir",
         default=claims.DEFAULT_RESULTS_DIR,
