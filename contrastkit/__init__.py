@@ -33,6 +33,7 @@ _MODULES = (
     "losses",
     "methods",
     "metrics",
+    "mixtures",
     "models",
     "prototypes",
     "train",

@@ -6,6 +6,8 @@ Every notebook and command measures a trained encoder the same way:
     evaluate(model, train, test, probes=("knn", "linear"))           {"knn": .., "linear": ..}
     probe_features(z_train, y_train, z_test, y_test, probes=...)    the same on given features
     predict = fit_linear_probe(z_train, y_train); predict(z_test)   the probe itself
+    method, hist, scores = train_and_probe(make, data, train, test, seed=0, steps=300)
+                                                            seed, build, fit, probe in one call
 
 kNN (cosine, k neighbours vote with weight exp(sim / 0.07), as in Wu et al. 2018) and the linear
 probe (multinomial logistic regression on standardised features, L-BFGS) are implemented in
@@ -16,13 +18,15 @@ on a model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .data.base import ImageData
 from .metrics import fit_linear_probe, knn_accuracy, linear_probe_accuracy, tolerance, uniformity
-from .utils import eval_mode
+from .train import History, fit
+from .utils import eval_mode, seed_everything
 
 __all__ = [
     "PROBES",
@@ -32,6 +36,7 @@ __all__ = [
     "knn_accuracy",
     "linear_probe_accuracy",
     "probe_features",
+    "train_and_probe",
 ]
 
 #: Names ``evaluate`` and ``probe_features`` accept in ``probes``.
@@ -130,3 +135,40 @@ def evaluate(
     else:
         ztr, zte = embed(method, train.x), embed(method, test.x)
     return probe_features(ztr, train.y, zte, test.y, probes=probes, k=k)
+
+
+def train_and_probe(
+    make: Callable[[], nn.Module],
+    data: Any,
+    train: Any,
+    test: Any,
+    probes: Sequence[str] = ("knn",),
+    seed: int = 0,
+    k: int = 20,
+    **fit_kwargs: Any,
+) -> tuple[nn.Module, History, dict[str, float]]:
+    """Seed, build a method, train it, probe it: one run of a notebook's grid of conditions.
+
+    ``seed_everything(seed)`` comes first, so the method's initialisation is the seed's; then
+    ``fit(method, data, seed=seed, **fit_kwargs)`` and ``evaluate(method, train, test, probes)``.
+
+    Args:
+        make: builds the method (e.g. ``functools.partial(AdaInf, 32, strength=0.3)``).
+        data: what ``fit`` trains on (a Tensor, an ``ImageData`` or a tuple of tensors).
+        train, test: labelled data (``.x``, ``.y``) for the probes: the reference set and the
+            held-out set.
+        probes, k: as in :func:`evaluate`. seed: seeds the initialisation, batches, augmentations.
+        **fit_kwargs: ``steps``, ``batch_size``, ``lr``, ``device``, ``progress``, ...
+
+    Returns:
+        ``(method, history, scores)``.
+
+    Example:
+        >>> model, hist, scores = train_and_probe(
+        ...     partial(AdaInf, 32), rows, reference, test, steps=300, batch_size=256)
+        >>> scores["knn"]
+    """
+    seed_everything(seed)
+    method = make()
+    hist = fit(method, data, seed=seed, **fit_kwargs)
+    return method, hist, evaluate(method, train, test, probes=probes, k=k)

@@ -8,7 +8,6 @@ import torch
 
 import contrastkit as ck
 from contrastkit.generators import LEVELS, LatentLevelsGenerator, vector_augment
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import adainf as ai
 
 # -- the generator (shared with mlvgm_views) ------------------------------------------------------
@@ -101,10 +100,6 @@ def test_vector_augment_strength():
 # -- AdaInf --------------------------------------------------------------------------------------
 
 
-def test_registered():
-    assert REGISTRY["adainf"] is ai.AdaInf
-
-
 def test_inflate_and_real_share():
     real, fake = torch.ones(3, 2), torch.zeros(5, 2)
     rows = ai.inflate(real, fake, dup=4)
@@ -130,18 +125,3 @@ def test_loss_finite_trains_and_checks_strength():
     assert hist.loss[-1] < hist.loss[0]
     with pytest.raises(ValueError, match="strength"):
         ai.AdaInf(32, strength=-0.1)
-
-
-def test_inflation_view_is_pure_and_tracks_quality():
-    gen = LatentLevelsGenerator(seed=0)
-    real = gen.sample(300, seed=1)
-    a = ai.inflation_view(real.x, real.y, gen, 0.0, n=300)
-    b = ai.inflation_view(real.x, real.y, gen, 0.0, n=300, basis=a["basis"])
-    assert a["real"].shape == (300, 2) and a["gen"].shape == (300, 2) and a["gen_y"].shape == (300,)
-    assert a["agreement"] == b["agreement"] and (a["gen"] == b["gen"]).all()  # pure
-    good = ai.inflation_view(real.x, real.y, gen, 1.0, n=300, basis=a["basis"])
-    assert good["agreement"] == pytest.approx(good["real_agreement"], abs=0.05)
-    assert a["agreement"] < good["agreement"]  # a poor generator blurs the classes
-    assert (good["real"] == a["real"]).all()  # same basis: only the generated points move
-    with pytest.raises(ValueError, match="quality"):
-        ai.inflation_view(real.x, real.y, gen, -0.1)

@@ -1,11 +1,10 @@
-"""Alignment + uniformity: the loss it trains, a few steps lowering it, the sphere explorer."""
+"""Alignment + uniformity: the loss it trains, a few steps lowering it."""
 
 import numpy as np
 import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import align_uniform as au
 
 
@@ -17,10 +16,6 @@ def tiny(**kwargs):
 @pytest.fixture
 def x():
     return torch.rand(8, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-
-
-def test_registered():
-    assert REGISTRY["align_uniform"] is au.AlignUniform
 
 
 def test_loss_is_the_library_objective_on_the_two_views(x):
@@ -74,39 +69,3 @@ def test_bad_arguments():
         tiny(alpha=0.0)
     with pytest.raises(ValueError, match="lam"):
         tiny(lam=-1.0)
-
-
-# ---------------------------------------------------------------------- explorer_state
-
-
-@pytest.fixture
-def snapshots():
-    g = np.random.default_rng(0)
-    return [
-        {"step": s, "points": g.normal(size=(10, 3)) * 5, "align": a, "unif": u}
-        for s, a, u in [(0, 0.1, -0.5), (50, 0.4, -2.0), (100, 0.5, -3.0)]
-    ]
-
-
-def test_explorer_shows_the_latest_snapshot_up_to_the_step(snapshots):
-    assert au.explorer_state(snapshots, 0)["index"] == 0
-    s = au.explorer_state(snapshots, 75)
-    assert s["index"] == 1 and s["step"] == 50
-    assert s["align"] == 0.4 and s["unif"] == -2.0
-    assert s["path"] == ([0.1, 0.4], [-0.5, -2.0])
-    assert au.explorer_state(snapshots, 100)["index"] == 2
-    assert au.explorer_state(snapshots, 10_000)["index"] == 2
-    assert au.explorer_state(snapshots, -5)["index"] == 0
-
-
-def test_explorer_puts_points_on_the_sphere(snapshots):
-    p = au.explorer_state(snapshots, 100)["points"]
-    assert p.shape == (10, 3)
-    assert np.allclose(np.linalg.norm(p, axis=1), 1.0)
-
-
-def test_explorer_validates(snapshots):
-    with pytest.raises(ValueError, match="empty"):
-        au.explorer_state([], 0)
-    with pytest.raises(ValueError, match="step order"):
-        au.explorer_state(snapshots[::-1], 0)

@@ -1,4 +1,4 @@
-"""BLTO: the trigger, the outer loss, poisoning, the measures, the explorer, the bi-level loop."""
+"""BLTO: the trigger, the outer loss, poisoning, the measures, the bi-level loop."""
 
 import math
 
@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import blto as bl
 
 
@@ -18,10 +17,6 @@ def encoder():
 @pytest.fixture
 def x():
     return torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-
-
-def test_registered():
-    assert REGISTRY["blto"] is bl.BLTO
 
 
 # -- the outer loss ----------------------------------------------------------------------------
@@ -163,28 +158,6 @@ def test_target_shift_sign_and_mode():
     assert enc.training  # restored
     with pytest.raises(ValueError, match="x_triggered"):
         bl.target_shift(enc, x_others, x_all, x_target, x_all)
-
-
-def test_fit_probe_and_trigger_state_are_pure(x):
-    torch.manual_seed(0)
-    enc = encoder()
-    y = torch.tensor([0, 1, 0, 1, 0, 1])
-    predict = bl.fit_probe(enc, x, y)
-    assert predict(x).shape == (6,)
-    gen = bl.TriggerGenerator(0.1, 8)
-    with torch.no_grad():
-        gen.pattern.fill_(3.0)
-    before = [p.clone() for p in enc.parameters()]
-    s1 = bl.trigger_state(predict, x, y, gen, target=0, eps=0.1, sigma=0.5)
-    s2 = bl.trigger_state(predict, x, y, gen, target=0, eps=0.1, sigma=0.5)
-    assert set(s1) == {"images", "sigma", "clean_acc", "asr"}
-    assert torch.equal(s1["images"], s2["images"]) and s1["asr"] == s2["asr"]
-    assert all(torch.equal(a, b) for a, b in zip(before, enc.parameters(), strict=True))
-    assert torch.equal(bl.trigger_state(predict, x, y, gen, 0, 0.0, 0.0)["images"], x)
-    assert (s1["images"] - x).abs().max() <= 0.1 + 1e-6
-    assert 0 <= s1["asr"] <= 1 and 0 <= s1["clean_acc"] <= 1
-    d = bl.defence_state(predict, x, y, x, target=0, sigma=0.0)
-    assert d["clean_acc"] == pytest.approx(float((predict(x) == y).float().mean()))
 
 
 # -- the bi-level loop ---------------------------------------------------------------------------

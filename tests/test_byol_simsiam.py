@@ -1,13 +1,10 @@
-"""BYOL / SimSiam: finite loss, the EMA target, what the ablation flags do, the explorer."""
-
-import math
+"""BYOL / SimSiam: finite loss, the EMA target, what the ablation flags do."""
 
 import numpy as np
 import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import byol_simsiam as bs
 
 
@@ -27,10 +24,6 @@ def grads(model, x, seed=0):
     torch.manual_seed(seed)
     model.loss(x).backward()
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-
-
-def test_registered():
-    assert REGISTRY["byol_simsiam"] is bs.BYOLSimSiam
 
 
 @pytest.mark.parametrize(
@@ -140,51 +133,3 @@ def test_a_few_steps_lower_the_loss():
         model = tiny(**kwargs)
         hist = ck.fit(model, data.x, steps=30, batch_size=32, lr=3e-3, progress=False)
         assert np.mean(hist.loss[-2:]) < hist.loss[0]
-
-
-# ---------------------------------------------------------------------- explorer_state
-
-
-@pytest.fixture
-def runs():
-    g = np.random.default_rng(0)
-    return {
-        "SimSiam": {
-            "step": [0, 10],
-            "std": [0.1, 0.12],
-            "erank": [5.0, 9.0],
-            "dim": 16,
-            "points": g.normal(size=(20, 3)),
-        },
-        "no stop-gradient": {
-            "step": [0, 10],
-            "std": [0.1, 0.001],
-            "erank": [5.0, 1.1],
-            "dim": 16,
-            "points": np.zeros((20, 3)),
-        },
-    }
-
-
-def test_explorer_puts_the_chosen_run_first_and_keeps_all(runs):
-    s = bs.explorer_state(runs, "no stop-gradient", "std")
-    assert list(s["curves"]) == ["no stop-gradient", "SimSiam"]
-    assert s["curves"]["SimSiam"] == ([0, 10], [0.1, 0.12])
-    assert s["final"] == 0.001
-    assert s["reference"] == pytest.approx(0.25)
-    assert s["fraction"] == pytest.approx(0.004)
-    assert s["points"].shape == (20, 3) and not s["points"].any()
-
-
-def test_explorer_erank_reference_is_the_dimension(runs):
-    s = bs.explorer_state(runs, "SimSiam", "erank")
-    assert s["reference"] == 16.0 and s["final"] == 9.0
-    assert math.isclose(s["fraction"], 9 / 16)
-    assert list(s["curves"]) == ["SimSiam", "no stop-gradient"]
-
-
-def test_explorer_validates(runs):
-    with pytest.raises(KeyError, match="unknown variant"):
-        bs.explorer_state(runs, "BYOL")
-    with pytest.raises(ValueError, match="metric"):
-        bs.explorer_state(runs, "SimSiam", "knn")

@@ -107,7 +107,7 @@ def test_status_is_derived_from_notebook_claim_and_method(tmp_path):
     assert catalog.derive_status("nosuchkey", nb, "m", root=tmp_path) == "planned"
     # outside a checkout only the method module counts
     assert catalog.derive_status("simclr", nb, "m", root=tmp_path / "elsewhere") == "done"
-    assert catalog.derive_status("mae", nb, "m", root=tmp_path / "elsewhere") == "planned"
+    assert catalog.derive_status("nosuchkey", nb, "m", root=tmp_path / "elsewhere") == "planned"
 
 
 def test_reading_list_is_one_package_data_file():

@@ -8,7 +8,6 @@ import torch
 
 import contrastkit as ck
 from contrastkit.data.captions import VOCAB, make_captioned_shapes, tokenize
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import clip as cl
 
 
@@ -22,10 +21,6 @@ def _small(**kwargs):
     return cl.CLIP(
         ck.models.SmallConvNet(widths=(8, 16)), cl.TextEncoder(len(VOCAB), 16), 16, **kwargs
     )
-
-
-def test_registered():
-    assert REGISTRY["clip"] is cl.CLIP
 
 
 @pytest.mark.parametrize("kind", ["mean", "gru"])

@@ -7,6 +7,7 @@ import torch
 
 import contrastkit as ck
 from contrastkit.data.captions import VOCAB
+from contrastkit.explore import clsr as xc
 from contrastkit.losses import clip_loss, intra_inter_nce
 from contrastkit.methods import clsr as cl
 
@@ -77,12 +78,15 @@ def test_separability_on_known_cases():
 def test_query_view_sharpens_with_temperature():
     sim = torch.tensor([[0.9, 0.5, 0.4, -0.2]])
     rel = torch.tensor([[True, False, True, False]])
-    cold, warm = cl.query_view(sim, rel, 0, 0.01), cl.query_view(sim, rel, 0, 10.0)
+    cold, warm = xc.query_view(sim, rel, 0, 0.01), xc.query_view(sim, rel, 0, 10.0)
     assert cold["index"].tolist() == [0, 1, 2, 3]
     assert cold["relevant_mass"] > 0.99 and warm["relevant_mass"] == pytest.approx(0.5, abs=0.05)
     assert cold["entropy"] < warm["entropy"] <= math.log(4) + 1e-9
     with pytest.raises(ValueError, match="query"):
-        cl.query_view(sim, rel, 3, 0.1)
+        xc.query_view(sim, rel, 3, 0.1)
+    fig = xc.query_figure(sim, rel, ["a star"], 0.05, 0, 0.01, k=3)
+    assert len(fig.data[0].y) == 3 and list(fig.data[0].marker.color)[0] == "seagreen"
+    assert "'a star': relevant mass 1.00" in fig.layout.title.text
 
 
 def test_clsr_trains_and_baseline_is_plain_clip():
@@ -95,15 +99,16 @@ def test_clsr_trains_and_baseline_is_plain_clip():
         model, (audio, tokens), steps=30, batch_size=64, lr=3e-3, progress=False, device="cpu"
     )
     assert hist.loss[-1] < hist.loss[0]
-    assert set(model.last_parts) == {"inter", "intra", "rec", "temperature"}
+    assert set(hist.metrics) == {"inter", "intra", "rec", "temperature"}
+    assert len(hist.metrics["rec"]) == len(hist.loss)
     assert model.log_scale.requires_grad
     base = cl.CLSR.baseline(cl.AudioEncoder(64, 32), cl.TextEncoder(len(VOCAB), 32))
     assert not base.log_scale.requires_grad and base.text_to_audio is None
     za, zt = base.encode(audio[:8], tokens[:8])
     base.eval()  # the same BatchNorm statistics as encode(): the loss is clip_loss at t = 0.07
-    assert float(base.loss((audio[:8], tokens[:8]))) == pytest.approx(
-        float(clip_loss(za, zt, 0.07)), rel=1e-4
-    )
+    loss, parts = base.loss((audio[:8], tokens[:8]))
+    assert set(parts) == {"inter", "temperature"}
+    assert float(loss) == pytest.approx(float(clip_loss(za, zt, 0.07)), rel=1e-4)
     with pytest.raises(ValueError, match="intra_weight"):
         cl.CLSR(cl.AudioEncoder(), cl.TextEncoder(len(VOCAB)), intra_weight=-1)
     with pytest.raises(ValueError, match="audio must be"):

@@ -8,12 +8,7 @@ import torch
 
 import contrastkit as ck
 from contrastkit.losses import mim_loss
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import cmim as cm
-
-
-def test_registered():
-    assert REGISTRY["cmim"] is cm.CMIM
 
 
 def reference_mim(x, x_rec, z, mu, sigma, s):

@@ -1,15 +1,15 @@
 """CreamFL: the client regulariser against a float64 loop, stability, bad input; aggregation
-weights, a federated round, and the slider's pure function."""
+weights; federated rounds run by fit through the method's hooks."""
 
 import math
 
 import pytest
 import torch
 
+import contrastkit as ck
 from contrastkit.data import make_multimodal
 from contrastkit.data.captions import VOCAB
 from contrastkit.losses import global_contrast
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import creamfl as cf
 from contrastkit.methods.clip import CLIP, TextEncoder
 from contrastkit.models import MLP
@@ -96,45 +96,68 @@ def _clip(width=16):
     return CLIP(MLP(3 * 8 * 8, (32,), width), TextEncoder(len(VOCAB), width), embed_dim=8)
 
 
-def test_a_round_trains_and_records_weights():
+def _federation(**kwargs):
     held = [("image",), ("text",), ("image", "text")]
     priv = make_multimodal(240, 8, seed=0, modalities=("image", "text"), n_clients=3,
                            client_modalities=held)  # fmt: skip
     pub = make_multimodal(64, 8, seed=1, modalities=("image", "text"))
-    privates = []
+    clients = []
     for k, h in enumerate(held):
         part = priv.for_client(k)
-        privates.append((part["image"], part["text"]) if len(h) == 2 else (part[h[0]], part.y))
-    server = _clip(32)
-    clients = [cf.Client(_clip(), "pair" if len(h) == 2 else h[0]) for h in held]
-    fl = cf.CreamFL(server, clients, batch_size=32)
+        private = (part["image"], part["text"]) if len(h) == 2 else (part[h[0]], part.y)
+        clients.append(cf.Client(_clip(), "pair" if len(h) == 2 else h[0], private))
+    fl = cf.CreamFL(_clip(32), clients, pub.tensors(), batch_size=32, local_steps=3,
+                    server_steps=3, **kwargs)  # fmt: skip
+    return fl, pub.tensors()
+
+
+def test_fit_runs_the_rounds_through_the_hooks():
+    torch.manual_seed(0)
+    fl, pub = _federation(rounds=2)
+    server, clients = fl.server, list(fl.clients)
     before = [p.detach().clone() for p in server.parameters()]
-    rnd = fl.round(privates, pub.tensors(), local_steps=3, server_steps=3, seed=0)
+    client_before = [p.detach().clone() for p in clients[0].parameters()]
+    data = (*pub, torch.arange(len(pub[0])))
+    hist = ck.fit(fl, data, steps=9, batch_size=16, device="cpu", progress=False,
+                  eval_fn=lambda m: {"r1": cf.image_to_text_r1(m, *pub)}, eval_every=3)  # fmt: skip
+    assert len(fl.history) == 2  # rounds=2: the third block of server steps has no new round
+    rnd = fl.history[0]
     assert rnd.clients == {"image": [0, 2], "text": [1, 2]}
     assert rnd.weights["image"].shape == (2, 64) and rnd.weights["text"].shape == (2, 64)
     assert any(not torch.equal(a, b) for a, b in zip(before, server.parameters(), strict=True))
-    assert all(c.old is not None for c in clients)
-    fl.round(privates, pub.tensors(), local_steps=3, server_steps=3, seed=1)  # with z_old now
-    w = cf.mean_weights(fl.history, "image")
-    assert set(w) == {0, 2} and sum(w.values()) == pytest.approx(1.0, abs=1e-5)
-    assert 0 <= cf.image_to_text_r1(server, *pub.tensors()) <= 1
+    assert any(not torch.equal(a, b) for a, b in zip(client_before, clients[0].parameters()))
+    assert all(c.old is not None and not c.old.training for c in clients)
+    assert fl.targets["image"].shape == (64, 8) and fl.targets["text"].shape == (64, 8)
+    assert [e["step"] for e in hist.evals] == [3, 6, 9]
+    assert all(0 <= e["r1"] <= 1 for e in hist.evals)
+    assert set(hist.metrics) == {"clip", "distill"} and hist.metrics["distill"][-1] > 0
 
 
-def test_bad_arguments_and_registry():
-    assert REGISTRY["creamfl"] is cf.CreamFL
+def test_public_only_server_sees_the_same_batches():
+    """The baseline (the server alone, fit on the public pairs) and CreamFL with no distillation
+    and no client rounds train the server identically."""
+    torch.manual_seed(0)
+    fl, pub = _federation(distill_weight=0.0, rounds=0)
+    torch.manual_seed(0)
+    alone = _clip(32)
+    alone.load_state_dict(fl.server.state_dict())
+    kw = dict(steps=4, batch_size=16, device="cpu", progress=False, weight_decay=0.0)
+    ck.fit(fl, (*pub, torch.arange(len(pub[0]))), **kw)
+    ck.fit(alone, pub, **kw)
+    assert fl.history == []
+    for a, b in zip(fl.server.parameters(), alone.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_bad_arguments():
     with pytest.raises(ValueError, match="mode"):
         cf.Client(_clip(), "audio")
+    with pytest.raises(ValueError, match="private"):
+        cf.Client(_clip(), "image", (torch.zeros(3, 3, 8, 8), torch.zeros(2)))
+    pub = (torch.zeros(4, 3, 8, 8), torch.ones(4, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="aggregation"):
-        cf.CreamFL(_clip(), [], aggregation="median")
-
-
-def test_mean_weights_is_the_slider_logic():
-    rounds = [
-        cf.Round(weights={"image": torch.tensor([[0.2, 0.4], [0.8, 0.6]])},
-                 clients={"image": [0, 3]}),
-        cf.Round(weights={"image": torch.tensor([[0.5, 0.5], [0.5, 0.5]])},
-                 clients={"image": [0, 3]}),
-    ]  # fmt: skip
-    assert cf.mean_weights(rounds[:1], "image") == pytest.approx({0: 0.3, 3: 0.7})
-    assert cf.mean_weights(rounds, "image") == pytest.approx({0: 0.4, 3: 0.6})
-    assert cf.mean_weights(rounds, "text") == {}
+        cf.CreamFL(_clip(), [], pub, aggregation="median")
+    with pytest.raises(ValueError, match="private data"):
+        cf.CreamFL(_clip(), [cf.Client(_clip(), "image")], pub)
+    with pytest.raises(TypeError, match="rows"):
+        cf.CreamFL(_clip(), [], pub).loss(pub)

@@ -7,8 +7,8 @@ import torch
 import contrastkit as ck
 from contrastkit.data import make_multimodal
 from contrastkit.data.captions import VOCAB, tokenize
+from contrastkit.explore import declip as xd
 from contrastkit.losses import clip_loss
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import clip as cl
 from contrastkit.methods import declip as dc
 
@@ -23,10 +23,6 @@ def _small(**kwargs):
     return dc.DeCLIP(
         ck.models.SmallConvNet(widths=(8, 16)), cl.TextEncoder(len(VOCAB), 16), 16, **kwargs
     )
-
-
-def test_registered():
-    assert REGISTRY["declip"] is dc.DeCLIP
 
 
 def test_eda_keeps_words_and_padding():
@@ -46,9 +42,11 @@ def test_eda_keeps_words_and_padding():
 
 
 def test_text_views_seeded():
-    a = dc.text_views("a large red star on the left", 0.3, 0.3, n=3, seed=1)
-    assert a == dc.text_views("a large red star on the left", 0.3, 0.3, n=3, seed=1)
-    assert len(a) == 3 and dc.text_views("a red star", 0.0, 0.0, n=1) == ["a red star"]
+    a = xd.text_views("a large red star on the left", 0.3, 0.3, n=3, seed=1)
+    assert a == xd.text_views("a large red star on the left", 0.3, 0.3, n=3, seed=1)
+    assert len(a) == 3 and xd.text_views("a red star", 0.0, 0.0, n=1) == ["a red star"]
+    shown = xd.views_html("a red star", 0.0, 0.0, n=2)
+    assert shown.count("<code>a red star</code>") == 2 and "view 2" in shown
 
 
 def test_nearest_neighbours():
@@ -66,7 +64,9 @@ def test_reduces_to_clip(pairs):
         model.text_proj(model.text_encoder(t)),
         model.temperature,
     )
-    assert float(model.loss((x, t)).detach()) == pytest.approx(float(want), rel=1e-5)
+    loss, terms = model.loss((x, t))
+    assert float(loss.detach()) == pytest.approx(float(want.detach()), rel=1e-5)
+    assert set(terms) == {"mv"} and terms["mv"] == pytest.approx(float(want.detach()), rel=1e-5)
 
 
 def test_bad_arguments():
@@ -83,10 +83,11 @@ def test_all_terms_and_training(pairs):
     x, t = pairs.tensors()
     model.loss((x[:16], t[:16]))  # fills the bank
     assert int(model.queue.filled) == 16
-    loss = model.loss((x[:16], t[:16]))
-    assert set(model.last_terms) == {"mv", "ss", "nn"} and torch.isfinite(loss)
+    loss, terms = model.loss((x[:16], t[:16]))
+    assert set(terms) == {"mv", "ss", "nn"} and torch.isfinite(loss)
     model = _small(w_nn=0.0)  # the NN term joins once the bank fills: compare like with like
     hist = ck.fit(
         model, pairs.tensors(), steps=30, batch_size=32, lr=3e-3, device="cpu", progress=False
     )
     assert hist.loss[-1] < hist.loss[0]
+    assert set(hist.metrics) == {"mv", "ss"} and len(hist.metrics["mv"]) == len(hist.loss)

@@ -6,13 +6,8 @@ import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import g_simclr as gs
 from contrastkit.methods.simclr import SimCLR
-
-
-def test_registered():
-    assert REGISTRY["g_simclr"] is gs.GSimCLR
 
 
 def reference_round_robin(labels, b):

@@ -1,6 +1,6 @@
-"""GPC: Hungarian accuracy, the Normal-Gamma marginal likelihood (chain rule in float64), split
-and merge on blobs, the K estimate behind the notebook's slider, semi-supervised k-means, the
-prototypical logits and the method's loss."""
+"""GPC and contrastkit.mixtures: Hungarian accuracy, the Normal-Gamma marginal likelihood
+(chain rule in float64), split and merge on blobs, the K estimate behind the notebook's slider,
+semi-supervised k-means, the prototypical logits and the method's loss."""
 
 import math
 
@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY, gpc
+from contrastkit import mixtures
+from contrastkit.methods import gpc
 from contrastkit.metrics import cluster_accuracy
 
 
@@ -17,10 +18,6 @@ def _blobs(centres, n=60, std=0.3, seed=0):
     x = torch.cat([torch.tensor(c) + std * torch.randn(n, len(c), generator=g) for c in centres])
     y = torch.arange(len(centres)).repeat_interleave(n)
     return x.float(), y
-
-
-def test_registered():
-    assert REGISTRY["gpc"] is gpc.GPC
 
 
 def test_cluster_accuracy_permutation_and_extra_clusters():  # metrics.cluster_accuracy
@@ -68,8 +65,8 @@ def test_log_marginal_chain_rule(d):
         "alpha0": p["alpha0"] + 0.5,
         "beta0": p["beta0"] + p["kappa0"] * (x1 - p["mu0"]) ** 2 / (2 * k1),
     }
-    joint = gpc.log_marginal(x, **p)
-    chained = gpc.log_marginal(x[:1], **p) + gpc.log_marginal(x[1:], **post)
+    joint = mixtures.log_marginal(x, **p)
+    chained = mixtures.log_marginal(x[:1], **p) + mixtures.log_marginal(x[1:], **post)
     assert float(joint) == pytest.approx(float(chained), abs=1e-9)
 
 
@@ -86,7 +83,7 @@ def test_log_marginal_single_point_is_student_t():
     x = torch.tensor([[1.1]], dtype=torch.float64)
     scale = math.sqrt(0.8 * (2.0 + 1) / (1.5 * 2.0))
     ref = stats.t.logpdf(1.1, df=3.0, loc=0.3, scale=scale)
-    assert float(gpc.log_marginal(x, **p)) == pytest.approx(ref, abs=1e-9)
+    assert float(mixtures.log_marginal(x, **p)) == pytest.approx(ref, abs=1e-9)
 
 
 def test_split_merge_on_blobs():
@@ -94,10 +91,10 @@ def test_split_merge_on_blobs():
     component splits; two components over one blob merge."""
     x, y = _blobs([(0.0, 0.0), (4.0, 0.0), (0.0, 4.0)])
     y_in = torch.where(y == 0, y, torch.full_like(y, -1))
-    k, per_round, labels = gpc.estimate_k(x, y_in, 2, prior_scale=1.0)
+    k, per_round, labels = mixtures.estimate_k(x, y_in, 2, prior_scale=1.0)
     assert k == 3 and per_round[0] == 2
     assert cluster_accuracy(y, labels)[0] > 0.95
-    k_hi, _, _ = gpc.estimate_k(x, y_in, 8, prior_scale=1.0)
+    k_hi, _, _ = mixtures.estimate_k(x, y_in, 8, prior_scale=1.0)
     assert k_hi == 3
     # labelled points keep their class whatever happens
     assert (labels[y_in >= 0] == y_in[y_in >= 0]).all()
@@ -106,36 +103,36 @@ def test_split_merge_on_blobs():
 def test_prior_scale_sets_granularity():
     x, y = _blobs([(0.0, 0.0), (4.0, 0.0), (0.0, 4.0), (1.5, 1.5)], std=0.5)
     y_in = torch.where(y == 0, y, torch.full_like(y, -1))
-    k_small, _, _ = gpc.estimate_k(x, y_in, 6, prior_scale=0.25)
-    k_large, _, _ = gpc.estimate_k(x, y_in, 6, prior_scale=64.0)
+    k_small, _, _ = mixtures.estimate_k(x, y_in, 6, prior_scale=0.25)
+    k_large, _, _ = mixtures.estimate_k(x, y_in, 6, prior_scale=64.0)
     assert k_large <= k_small
 
 
 def test_calibrate_prior_scale_uses_labelled_only():
     x, y = _blobs([(0.0, 0.0), (4.0, 0.0), (0.0, 4.0), (4.0, 4.0)])
     y_in = torch.where(y < 2, y, torch.full_like(y, -1))
-    scale, found = gpc.calibrate_prior_scale(x, y_in, scales=(1.0, 4.0))
+    scale, found = mixtures.calibrate_prior_scale(x, y_in, scales=(1.0, 4.0))
     assert scale in (1.0, 4.0) and set(found) == {1.0, 4.0}
     # changing the unlabelled points does not change the choice
     x2 = x.clone()
     x2[y_in < 0] += 10
-    assert gpc.calibrate_prior_scale(x2, y_in, scales=(1.0, 4.0)) == (scale, found)
+    assert mixtures.calibrate_prior_scale(x2, y_in, scales=(1.0, 4.0)) == (scale, found)
 
 
 def test_fit_semi_gmm_rejects_bad_k():
     x, y = _blobs([(0.0, 0.0), (4.0, 0.0)])
     with pytest.raises(ValueError, match="k_init"):
-        gpc.fit_semi_gmm(x, y, n_known=2, k_init=2)
+        mixtures.fit_semi_gmm(x, y, n_known=2, k_init=2)
 
 
 def test_ss_kmeans_pins_labels():
     x, y = _blobs([(0.0, 0.0), (4.0, 0.0), (0.0, 4.0)])
     y_in = torch.where((y == 0) & (torch.arange(len(y)) % 2 == 0), y, torch.full_like(y, -1))
-    pred = gpc.ss_kmeans(x, y_in, 3)
+    pred = mixtures.ss_kmeans(x, y_in, 3)
     assert (pred[y_in >= 0] == 0).all()
     assert cluster_accuracy(y, pred)[0] > 0.95
     with pytest.raises(ValueError):
-        gpc.ss_kmeans(x, y_in, 1)
+        mixtures.ss_kmeans(x, y_in, 1)
 
 
 def test_prototypes_and_logits():
@@ -151,7 +148,7 @@ def test_prototypes_and_logits():
 
 def test_pca_features_shape_and_determinism():
     f = torch.randn(50, 12)
-    a, b = gpc.pca_features(f, 4), gpc.pca_features(f, 4)
+    a, b = mixtures.pca_features(f, 4), mixtures.pca_features(f, 4)
     assert a.shape == (50, 4) and torch.equal(a, b)
 
 
@@ -174,3 +171,8 @@ def test_method_loss_and_training():
     assert torch.isfinite(with_proto)
     hist = ck.fit(model, batch, steps=30, batch_size=128, lr=2e-3, progress=False)
     assert hist.loss[-1] < hist.loss[0]
+
+
+def test_mixture_names_stay_importable_from_gpc():
+    for name in ("fit_semi_gmm", "estimate_k", "log_marginal", "split_merge", "ss_kmeans"):
+        assert getattr(gpc, name) is getattr(mixtures, name)

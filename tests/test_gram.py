@@ -10,7 +10,6 @@ from torch import nn
 
 import contrastkit as ck
 from contrastkit.losses import gram_loss, gram_volume
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import gram as gm
 
 
@@ -104,8 +103,7 @@ def test_bad_input():
         gram_loss(a, [a], temperature=-1.0)
 
 
-def test_method_registered_loss_and_scores():
-    assert REGISTRY["gram"] is gm.GRAM
+def test_method_loss_and_scores():
     ck.seed_everything(0)
     enc = [nn.Linear(4, 6), nn.Linear(5, 6), nn.Linear(3, 6)]
     model = gm.GRAM(enc, temperature=0.1)
@@ -132,19 +130,3 @@ def test_training_lowers_the_loss_and_true_tuple_volume():
     assert hist.loss[-1] < hist.loss[0]
     assert float(gram_volume(model.encode(views)).mean()) < before - 0.1
     assert ck.metrics.recall_at_k(model.tuple_scores(views), 5) > 0.2
-
-
-def test_volume_of_cosines():
-    out = gm.volume_of_cosines(0.4, 0.4, 0.1)
-    v = out["vectors"]
-    assert out["feasible"] and torch.allclose(
-        v @ v.T,
-        torch.tensor([[1, 0.4, 0.4], [0.4, 1, 0.1], [0.4, 0.1, 1]], dtype=torch.float64),
-        atol=1e-9,
-    )
-    ref = gram_volume([v[:1], v[1:2], v[2:3]])[0]
-    assert out["volume"] == pytest.approx(float(ref), abs=1e-6)
-    assert out["pull"] == -1 and gm.volume_of_cosines(0.4, 0.4, 0.3)["pull"] == 1
-    assert not gm.volume_of_cosines(0.9, 0.9, -0.9)["feasible"]
-    with pytest.raises(ValueError, match="c12"):
-        gm.volume_of_cosines(0.1, 0.1, 1.5)

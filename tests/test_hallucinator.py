@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import hallucinator as hl
 from contrastkit.methods.byol_simsiam import BYOLSimSiam
 from contrastkit.methods.simclr import SimCLR
@@ -29,10 +28,6 @@ def tiny(base="simclr", **kwargs):
 @pytest.fixture
 def x():
     return torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-
-
-def test_registered():
-    assert REGISTRY["hallucinator"] is hl.Hallucinator
 
 
 def test_extrapolate_moves_away_from_the_key():
@@ -151,27 +146,3 @@ def test_a_few_steps_lower_the_loss():
         m = tiny(base)
         hist = ck.fit(m, data.x, steps=30, batch_size=32, lr=3e-3, progress=False)
         assert np.mean(hist.loss[-3:]) < hist.loss[0]
-
-
-# ---------------------------------------------------------------------- explorer_state
-
-
-def test_explorer_state_shapes_fixed_basis_and_cosines():
-    torch.manual_seed(0)
-    gen = hl.PositiveGenerator(6, max_ratio=0.1)
-    gen.train()
-    q, k = torch.randn(10, 6), torch.randn(10, 6)
-    s0 = hl.explorer_state(gen, q, k, 0.0)
-    assert gen.training  # mode restored
-    assert all(s0[name].shape == (10, 2) for name in ("q", "k", "g", "h"))
-    assert np.allclose(s0["g"], s0["q"], atol=1e-6)  # lam = 0: no extrapolation
-    s1 = hl.explorer_state(gen, q, k, 0.5, basis=s0["basis"])
-    assert np.allclose(s1["q"], s0["q"]) and np.allclose(s1["k"], s0["k"])  # same basis
-    # extrapolating away from the key lowers the cosine to it
-    assert s1["cos"]["cos_gk"] < s0["cos"]["cos_gk"] == pytest.approx(s0["cos"]["cos_qk"])
-    with torch.no_grad():
-        gen.eval()
-        want = hl.hardness(q, k, gen(q, k, 0.5))
-    assert s1["cos"]["cos_hk"] == pytest.approx(want["cos_hk"])
-    with pytest.raises(ValueError, match="lam"):
-        hl.explorer_state(gen, q, k, -1.0)

@@ -8,11 +8,8 @@ import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY, hbi
-
-
-def test_registered():
-    assert REGISTRY["hbi"] is hbi.HBI
+from contrastkit.explore import hbi as explore_hbi
+from contrastkit.methods import hbi
 
 
 def wti_loop(sim, ww, fw, words, frames):
@@ -164,15 +161,21 @@ def test_model_scores_shapes_and_training(kwargs):
     torch.manual_seed(0)
     model = hbi.HBI(4, 20, dim=16, **kwargs)
     video, text = tiny_batch()
+    model.train()
     s = model.similarity(video, text)
     assert s.shape == (6, 6)
-    model.train()
+    assert all(m.training for m in model.modules())  # similarity restores every module's mode
     hist = ck.fit(model, (video, text), steps=15, batch_size=6, lr=3e-3, progress=False)
     assert all(math.isfinite(v) for v in hist.loss)
     assert hist.loss[-1] < hist.loss[0]
     assert ck.embed(model, video).shape == (6, 16)
     if kwargs.get("banzhaf_weight", 0) > 0:
-        assert model.last_banzhaf_kl >= 0
+        assert len(hist.metrics["banzhaf_kl"]) == len(hist.loss)
+        assert min(hist.metrics["banzhaf_kl"]) >= 0
+        loss, parts = model.loss((video, text))
+        assert parts["banzhaf_kl"] == pytest.approx(parts["banzhaf_kl_level1"])
+    else:
+        assert hist.metrics == {}
     assert 0.0 <= ck.metrics.recall_at_k(s, 1) <= ck.metrics.recall_at_k(s, 5) <= 1.0
     with pytest.raises(ValueError, match="pooling"):
         hbi.HBI(4, 20, pooling="max")
@@ -258,11 +261,14 @@ def test_two_level_training_and_level_view():
     model.train()
     hist = ck.fit(model, (video, text), steps=10, batch_size=6, lr=3e-3, progress=False)
     assert all(math.isfinite(v) for v in hist.loss)
-    assert len(model.last_banzhaf_kls) == 2 and min(model.last_banzhaf_kls) >= 0
+    kls = [hist.metrics[f"banzhaf_kl_level{i}"][-1] for i in (1, 2)]
+    assert min(kls) >= 0 and hist.metrics["banzhaf_kl"][-1] == pytest.approx(sum(kls))
     words = [f"w{i}" for i in range(20)]
-    v1 = hbi.level_view(model, video[0], text[0], level=1, samples=8, seed=1, words=words)
-    v2 = hbi.level_view(model, video[0], text[0], level=2, samples=8, seed=1, words=words)
-    again = hbi.level_view(model, video[0], text[0], level=2, samples=8, seed=1, words=words)
+    level_view = explore_hbi.level_view
+    v1 = level_view(model, video[0], text[0], level=1, samples=8, seed=1, words=words)
+    assert all(m.training for m in model.modules())  # the view restores every module's mode
+    v2 = level_view(model, video[0], text[0], level=2, samples=8, seed=1, words=words)
+    again = level_view(model, video[0], text[0], level=2, samples=8, seed=1, words=words)
     assert torch.equal(v2["banzhaf"], again["banzhaf"]) and v2["rows"] == again["rows"]
     n_real = int((text[0] != 0).sum())  # 3 real words, 4 frames
     assert v1["sim"].shape == v1["banzhaf"].shape == (n_real, 4)
@@ -274,7 +280,7 @@ def test_two_level_training_and_level_view():
     assert v2["cols"][0].startswith("f0") and v2["cols"][-1].endswith("f3")
     assert sorted(set(v1["frame_group"])) == [0, 1] and len(v1["word_group"]) == n_real
     with pytest.raises(ValueError, match="level"):
-        hbi.level_view(model, video[0], text[0], level=3)
+        level_view(model, video[0], text[0], level=3)
     with pytest.raises(ValueError, match="levels"):
         hbi.HBI(4, 20, levels=3)
     with pytest.raises(ValueError, match="events"):

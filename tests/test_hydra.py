@@ -7,7 +7,6 @@ import torch
 
 import contrastkit as ck
 from contrastkit.losses import class_pair_nce, nt_xent
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import hydra as hy
 
 
@@ -37,10 +36,6 @@ def batch(n=12, d=8, c=4, seed=0, pairing="distinct"):
     y = torch.arange(n) % c
     b = hy.pair_labels(y, c, pairing, generator=g)
     return z, y, b, torch.rand(n, d, generator=g)
-
-
-def test_registered():
-    assert REGISTRY["hydra"] is hy.Hydra
 
 
 @pytest.mark.parametrize("n,d,c", [(6, 3, 3), (12, 8, 4), (20, 16, 5)])
@@ -212,29 +207,3 @@ def test_gate_overlap():
     assert torch.allclose(ov.diagonal(), torch.ones(5))
     with pytest.raises(ValueError, match="table"):
         hy.gate_overlap(table[0])
-
-
-def test_pair_view():
-    g = torch.Generator().manual_seed(0)
-    u = torch.nn.functional.normalize(torch.randn(30, 6, generator=g), dim=1)
-    y = torch.arange(30) % 3
-    gate = torch.tensor([0.9, 0.8, 0.7, 0.1, 0.2, 0.6])
-    v = hy.pair_view(u, y, gate, 0, 1)
-    assert v["xy"].shape == (30, 2)
-    assert torch.equal(v["group"], torch.tensor([0, 1, 2] * 10))
-    assert v["open"] == 4
-    sel = v["group"] < 2
-    assert torch.allclose(v["xy"][sel].mean(0), torch.zeros(2), atol=1e-5)  # centred on the pair
-    assert -1 <= v["cos_ab"] <= 1
-    # a gate open on one dimension only: every gated cosine is the sign of that coordinate
-    only0 = torch.zeros(6)
-    only0[0] = 1.0
-    s = u[:, 0].sign()
-    expected = float((s[y == 0][:, None] * s[y == 1][None, :]).mean())
-    assert hy.pair_view(u, y, only0, 0, 1)["cos_ab"] == pytest.approx(expected)
-    same = hy.pair_view(u, y, gate, 2, 2)
-    assert (same["group"][y == 2] == 0).all()
-    with pytest.raises(ValueError, match="gate"):
-        hy.pair_view(u, y, gate[:-1], 0, 1)
-    with pytest.raises(ValueError, match="a=7"):
-        hy.pair_view(u, y, gate, 7, 8)

@@ -8,12 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import ifnd as fm
-
-
-def test_registered():
-    assert REGISTRY["ifnd"] is fm.IFND
 
 
 def test_accepted_fraction_grows_from_zero_to_final():
@@ -132,3 +127,10 @@ def test_training_reclusters_and_logs_detection(mode):
     fractions = [e["accepted"] for e in model.log]
     assert fractions[0] < fractions[1] <= 1.0
     assert (model.labels >= 0).float().mean() == pytest.approx(fractions[-1], abs=0.01)
+
+
+def test_project_keeps_modes():
+    x = ck.make_shapes(16, image_size=16, seed=0, background="plain").x
+    model = fm.IFND(ck.models.SmallConvNet(widths=(8, 16)), x, steps=10, proj_dim=8)
+    model.train()
+    assert model.project(x).shape == (16, 8) and model.training and model.encoder.training

@@ -9,8 +9,8 @@ import torch
 
 import contrastkit as ck
 from contrastkit.data.synthetic import make_volumes
+from contrastkit.explore import joint_image_volume as explore_jiv
 from contrastkit.losses import swav_loss
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import joint_image_volume as jiv
 
 # --------------------------------------------------------------------------------- swav_loss
@@ -172,19 +172,14 @@ def volumes():
     return make_volumes(8, size=8, depth=6, seed=0).x
 
 
-def test_registered():
-    assert REGISTRY["joint_image_volume"] is jiv.JointImageVolume
-
-
 def test_loss_is_the_weighted_sum_and_baseline_has_one_term(volumes):
     model = tiny(weights=(1.0, 2.0, 0.5))
     torch.manual_seed(1)
-    loss = model.loss(volumes)
-    p = model.last
+    loss, p = model.loss(volumes)
     assert float(loss.detach()) == pytest.approx(p["2d"] + 2 * p["3d"] + 0.5 * p["mask"], rel=1e-5)
     base = tiny(weights=(1.0, 0.0, 0.0))
-    base.loss(volumes)
-    assert base.last["3d"] == 0.0 and base.last["mask"] == 0.0 and base.last["2d"] > 0
+    _, parts = base.loss(volumes)
+    assert parts["3d"] == 0.0 and parts["mask"] == 0.0 and parts["2d"] > 0
 
 
 def test_embeddings_shapes(volumes):
@@ -254,9 +249,9 @@ def test_training_lowers_the_loss(volumes):
 
 def test_widget_helpers():
     x = torch.arange(24.0).reshape(2, 3, 4)
-    assert torch.equal(jiv.slice_view(x, 1), x[1])
+    assert torch.equal(explore_jiv.slice_view(x, 1), x[1])
     with pytest.raises(ValueError, match="z"):
-        jiv.slice_view(x, 2)
+        explore_jiv.slice_view(x, 2)
     hist = jiv.prototype_histogram(
         torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.2, 0.1], [0.0, 0.1, 0.5]])
     )

@@ -37,16 +37,6 @@ def test_agreement_weights_push_the_outlier_down_and_respect_the_mask():
         m5.agreement_weights(torch.randn(5, 2), None, 1.0)
 
 
-def test_weights_view_is_normalised_over_present_modalities():
-    h = _four_same_one_orthogonal()[0]
-    v = m5.weights_view(h, torch.tensor([True, True, False, True, True]), 5.0)
-    for k in ("equal", "scale", "agreement"):
-        assert v[k].sum().item() == pytest.approx(1.0) and v[k][2] == 0
-    assert v["scale"].argmax() == 4 and v["agreement"][[0, 1, 3, 4]].argmin() == 3
-    with pytest.raises(ValueError, match="present"):
-        m5.weights_view(h, torch.zeros(5, dtype=torch.bool), 5.0)
-
-
 def test_corruption_and_noise_modality_are_seeded_and_recorded():
     inputs = {"a": torch.randn(100, 4), "t": torch.randint(2, 20, (100, 6))}
     mask = torch.ones(100, 2, dtype=torch.bool)

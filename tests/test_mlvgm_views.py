@@ -7,17 +7,12 @@ import torch
 
 import contrastkit as ck
 from contrastkit.generators import LEVELS, LatentLevelsGenerator
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import mlvgm_views as mv
 
 
 @pytest.fixture
 def gen():
     return LatentLevelsGenerator(seed=0)
-
-
-def test_registered():
-    assert REGISTRY["mlvgm_views"] is mv.GeneratedViews
 
 
 def test_generated_pairs_are_seeded_shaped_and_keep_the_class(gen):
@@ -69,8 +64,6 @@ def test_arguments_are_checked(gen):
         mv.GeneratedViews(gen, perturb=())
     with pytest.raises(ValueError, match="pairs"):
         mv.GeneratedViews(gen, mode="pairs").loss(torch.zeros(4, 32))
-    with pytest.raises(ValueError, match="scale"):
-        mv.view_explorer(gen, ["local"], -1.0)
 
 
 def test_level_shares_rank_the_local_level_first(gen):
@@ -80,17 +73,3 @@ def test_level_shares_rank_the_local_level_first(gen):
     assert shares["local"] == max(shares.values())
     quiet = LatentLevelsGenerator(seed=0, scales={"mid": 0.0})  # an unused chunk shares nothing
     assert mv.level_shares(quiet, n=500)["mid"] == pytest.approx(0.0, abs=1e-9)
-
-
-def test_view_explorer_is_pure_and_tracks_the_levels(gen):
-    a = mv.view_explorer(gen, ["mid", "local"], None, n=6, n_views=4, seed=0)
-    assert a["anchors"].shape == (6, 2) and a["views"].shape == (6, 4, 2)
-    assert a["y"].shape == (6,) and a["view_y"].shape == (6, 4)
-    b = mv.view_explorer(gen, ["mid", "local"], None, n=6, n_views=4, basis=a["basis"], seed=0)
-    assert (a["views"] == b["views"]).all() and a["distance"] == b["distance"]
-    assert a["same_class"] == 1.0  # the class lives in the global level
-    control = mv.view_explorer(gen, ["global"], None, n=60, n_views=4, basis=a["basis"], seed=0)
-    assert control["same_class"] < 0.3
-    walk = mv.view_explorer(gen, ["local"], 0.1, n=6, n_views=4, basis=a["basis"], seed=0)
-    assert walk["distance"] < a["distance"]
-    assert mv.view_explorer(gen, [], None, n=6, n_views=2)["distance"] < 0.05

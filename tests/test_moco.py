@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY, moco
+from contrastkit.methods import moco
 
 
 def tiny(**kwargs):
@@ -17,10 +17,6 @@ def tiny(**kwargs):
 @pytest.fixture
 def x():
     return torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-
-
-def test_registered():
-    assert REGISTRY["moco"] is moco.MoCo
 
 
 def test_first_step_uses_in_batch_negatives_then_the_queue(x):
@@ -149,44 +145,6 @@ def test_bad_arguments():
         tiny(momentum=2.0)
     with pytest.raises(ValueError, match="queue_size"):
         tiny(queue_size=-1)
-
-
-# ---------------------------------------------------------------------- explorer_state
-
-
-def test_explorer_counts_batches_and_their_decay():
-    s = moco.explorer_state(100, 32, 0.5, {(100, 0.5): 0.7, (32, 0.5): 0.6, (100, 0.0): 0.1})
-    assert s["batches"] == 4 and s["age"] == [1, 2, 3, 4] and s["oldest"] == 4
-    assert s["kept"] == [0.5, 0.25, 0.125, 0.0625] and s["oldest_kept"] == 0.0625
-    assert s["horizon"] == 2.0 and s["knn"] == 0.7
-    assert moco.explorer_state(100, 32, 0.0, {(100, 0.0): 0.1})["knn"] == 0.1
-    assert moco.explorer_state(100, 32, 0.9, {(100, 0.0): 0.1})["knn"] is None
-    assert moco.explorer_state(7, 32, 0.5)["knn"] is None
-
-
-def test_explorer_without_a_queue_has_in_batch_negatives_and_nothing_stale():
-    s = moco.explorer_state(0, 32, 0.99, {(0, 0.99): 0.4, (4096, 0.99): 0.5})
-    assert s["negatives"] == 31 and s["batches"] == 0 and s["age"] == [] and s["kept"] == []
-    assert s["oldest"] == 0 and s["oldest_kept"] == 1.0 and s["knn"] == 0.4
-    assert moco.explorer_state(4096, 32, 0.99)["negatives"] == 4096
-
-
-def test_explorer_momentum_extremes():
-    frozen = moco.explorer_state(64, 32, 1.0)
-    assert frozen["kept"] == [1.0, 1.0] and frozen["horizon"] == float("inf")
-    copy = moco.explorer_state(64, 32, 0.0)
-    assert copy["kept"] == [0.0, 0.0] and copy["horizon"] == 1.0
-    slow, fast = moco.explorer_state(1024, 32, 0.99), moco.explorer_state(1024, 32, 0.9)
-    assert slow["oldest_kept"] > 0.7 > 0.05 > fast["oldest_kept"]
-
-
-def test_explorer_validates():
-    with pytest.raises(ValueError, match="queue_size"):
-        moco.explorer_state(-1, 32, 0.9)
-    with pytest.raises(ValueError, match="batch_size"):
-        moco.explorer_state(64, 0, 0.9)
-    with pytest.raises(ValueError, match="momentum"):
-        moco.explorer_state(64, 32, 1.5)
 
 
 # ---------------------------------------------------------------------- key_consistency

@@ -11,7 +11,6 @@ import contrastkit as ck
 from contrastkit.data import make_multimodal
 from contrastkit.data.captions import VOCAB
 from contrastkit.losses import clip_loss, similarity_distillation
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import modx as mx
 from contrastkit.methods.clip import CLIP, TextEncoder
 from contrastkit.models import MLP
@@ -95,8 +94,7 @@ def _model(alpha=1.0):
     return mx.ModX(clip, alpha=alpha)
 
 
-def test_registered_and_bad_arguments():
-    assert REGISTRY["modx"] is mx.ModX
+def test_bad_arguments():
     with pytest.raises(ValueError, match="alpha"):
         _model(alpha=-1)
     with pytest.raises(ValueError, match="distill_temperature"):
@@ -174,15 +172,3 @@ def test_disorder_measures():
     assert same["inter_deviation"] == pytest.approx(0, abs=1e-5)
     other = torch.nn.functional.normalize(torch.randn(20, 6, generator=g), dim=1)
     assert mx.spatial_disorder((img, txt), (other, txt))["intra_rotation"] > 10
-
-
-def test_phase_view_is_the_slider_logic():
-    r1 = {"a": torch.tensor([[0.5, 0.1], [0.2, 0.6]]), "b": torch.tensor([[0.5, 0.1], [0.4, 0.5]])}
-    rot = {"a": [0.0, 20.0], "b": [0.0, 12.0]}
-    rows = mx.phase_view(r1, rot, 1)
-    assert [r["method"] for r in rows] == ["a", "b"]
-    assert rows[0]["R@1 domain 0"] == pytest.approx(0.2)
-    assert rows[1]["mean R@1 seen"] == pytest.approx(0.45)
-    assert rows[0]["rotation"] == 20.0
-    with pytest.raises(ValueError, match="phase"):
-        mx.phase_view(r1, rot, 2)

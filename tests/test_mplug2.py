@@ -8,7 +8,6 @@ import contrastkit as ck
 from contrastkit.data import make_multimodal
 from contrastkit.data.captions import VOCAB
 from contrastkit.losses import clip_loss
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import clip as cl
 from contrastkit.methods import mplug2 as mp
 
@@ -23,10 +22,6 @@ def _batch(n=6):
     img = make_multimodal(n, 16, seed=0, modalities=("image", "text"))
     vid = make_multimodal(n, 16, seed=1, modalities=("video", "text"), video_frames=3)
     return img["image"], img["text"], vid["video"], vid["text"], torch.arange(n)
-
-
-def test_registered():
-    assert REGISTRY["mplug2"] is mp.MPLUG2
 
 
 def test_shared_modules_are_one_instance_and_separate_are_not():
@@ -87,12 +82,3 @@ def test_bad_inputs():
         m.raw_video(x)
     with pytest.raises(ValueError, match="temperature"):
         mp.MPLUG2(ck.models.SmallConvNet(), cl.TextEncoder(len(VOCAB)), temperature=0)
-
-
-def test_sharing_map_toggles():
-    both = mp.sharing_map(True, True)
-    assert both["video spatial"] == both["image spatial"] == "S"
-    assert both["text universal"] == both["video universal"] == "U"
-    none = mp.sharing_map(False, False)
-    assert none["video spatial"] != none["image spatial"]
-    assert len({none[k] for k in none if "universal" in k}) == 3

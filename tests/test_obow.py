@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY, obow
+from contrastkit.methods import obow
 
 
 def tiny(**kwargs):
@@ -19,10 +19,6 @@ def tiny(**kwargs):
 @pytest.fixture
 def x():
     return torch.rand(6, 3, 4, 4, generator=torch.Generator().manual_seed(0))
-
-
-def test_registered():
-    assert REGISTRY["obow"] is obow.OBoW
 
 
 def test_soft_assign_matches_a_float64_loop_and_is_stable():
@@ -63,13 +59,13 @@ def test_first_step_fills_the_vocabulary_then_it_follows_the_teacher(x):
     assert int(model.vocabulary.filled) == 0
     with pytest.raises(RuntimeError, match="vocabulary"):
         model.teacher_bow(x)
-    loss = model.loss(x)
+    loss, metrics = model.loss(x)
     assert torch.isfinite(loss) and float(loss.detach()) > 0
     assert int(model.vocabulary.filled) == 6  # one word per image, drawn from this batch
     assert float(model.scale) > 0
     model.after_step(0)
     assert int(model.vocabulary.filled) == 8  # this step's words queued (K = 8: full)
-    assert 1.0 <= model.last["perplexity"] <= 8.0
+    assert 1.0 <= metrics["perplexity"] <= 8.0
 
 
 def test_target_is_a_distribution_and_the_loss_is_its_cross_entropy(x):
@@ -79,7 +75,7 @@ def test_target_is_a_distribution_and_the_loss_is_its_cross_entropy(x):
     target = model.teacher_bow(x)
     assert target.shape == (6, 8) and torch.allclose(target.sum(1), torch.ones(6))
     torch.manual_seed(3)
-    loss = model.loss(x)
+    loss, _ = model.loss(x)
     logits = model.predict(x[:, :, :2, :2])
     ref = -(model.teacher_bow(x) * F.log_softmax(logits, 1)).sum(1).mean()
     assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-4)
@@ -88,7 +84,7 @@ def test_target_is_a_distribution_and_the_loss_is_its_cross_entropy(x):
 
 def test_teacher_has_no_gradient_and_follows_the_ema(x):
     model = tiny()
-    model.loss(x).backward()
+    model.loss(x)[0].backward()
     assert all(p.grad is None for p in model.teacher.parameters())
     assert model.encoder.net[0].weight.grad is not None
     assert model.log_kappa.grad is not None
@@ -114,7 +110,7 @@ def test_training_lowers_the_loss():
 def test_image_preset_views_work():
     torch.manual_seed(0)
     model = obow.OBoW(ck.models.SmallConvNet(widths=(4, 8)), vocab_size=4)
-    assert torch.isfinite(model.loss(torch.rand(4, 3, 8, 8)))
+    assert torch.isfinite(model.loss(torch.rand(4, 3, 8, 8))[0])
 
 
 def test_bad_arguments_name_themselves():

@@ -10,6 +10,7 @@ import torch
 
 import contrastkit as ck
 from contrastkit.data.synthetic import make_part_scenes, paste_crop, random_crop
+from contrastkit.explore import slotcon as explore_slotcon
 from contrastkit.methods import slotcon
 from contrastkit.metrics import dense_miou
 from contrastkit.models import DenseConvNet
@@ -126,14 +127,14 @@ def test_slots_pool_assigned_pixels():
 def test_mask_panel_highlights_one_prototype():
     seg = torch.tensor([[[0, 1], [1, 2]]])
     colours = torch.eye(3)
-    img = slotcon.mask_panel(seg, 1, colours)
+    img = explore_slotcon.mask_panel(seg, 1, colours)
     assert img.shape == (1, 3, 2, 2)
     assert torch.equal(img[0, :, 0, 1], colours[1])  # kept
     assert torch.allclose(img[0, :, 0, 0], 0.25 * colours[0] + 0.55)  # dimmed
     with pytest.raises(ValueError, match="prototype"):
-        slotcon.mask_panel(seg, 3, colours)
+        explore_slotcon.mask_panel(seg, 3, colours)
     with pytest.raises(ValueError, match="seg"):
-        slotcon.mask_panel(seg[0], 0, colours)
+        explore_slotcon.mask_panel(seg[0], 0, colours)
 
 
 def test_slotcon_trains_and_segments():

@@ -1,11 +1,10 @@
 """SupCon: the loss uses both views and labels, reduces to SimCLR without labels, learns; the
-false-negative helpers behind the notebook's figures and slider."""
+partial labels and the false-negative share."""
 
 import pytest
 import torch
 
 import contrastkit as ck
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import supcon as sc
 from contrastkit.methods.simclr import SimCLR
 
@@ -18,10 +17,6 @@ def _small(cls=sc.SupCon, **kwargs):
 @pytest.fixture(scope="module")
 def shapes():
     return ck.make_shapes(256, image_size=16, seed=0)
-
-
-def test_registered():
-    assert REGISTRY["supcon"] is sc.SupCon
 
 
 def test_loss_is_finite_and_uses_labels(shapes):
@@ -84,35 +79,3 @@ def test_false_negative_share():
     assert sc.false_negative_share(y) == pytest.approx(9 / 99)
     assert sc.false_negative_share(torch.arange(10)) == 0.0
     assert sc.false_negative_share(torch.zeros(5)) == 1.0
-
-
-def test_pair_cosines_and_readout():
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(40, 8, generator=g)
-    y = torch.arange(40) % 4
-    cos, same, index = sc.pair_cosines(z, y)
-    assert cos.shape == same.shape == (40 * 39 // 2,) and index.shape == (780, 2)
-    zn = torch.nn.functional.normalize(z, dim=1)
-    i, j = index[5]
-    assert cos[5] == pytest.approx(float(zn[i] @ zn[j]), abs=1e-6)
-    assert bool(same[5]) == bool(y[i] == y[j])
-    assert int(same.sum()) == 4 * (10 * 9 // 2)
-    low, high = sc.threshold_readout(cos, same, -0.5), sc.threshold_readout(cos, same, 0.5)
-    assert low["same_below"] <= high["same_below"]
-    assert low["different_above"] >= high["different_above"]
-    assert sc.threshold_readout(cos, same, -1.0)["same_below"] == 0.0
-    assert sc.threshold_readout(cos, same, 1.0)["different_above"] == 0.0
-    with pytest.raises(ValueError, match="threshold"):
-        sc.threshold_readout(cos, same, 2.0)
-
-
-def test_pairs_below_are_same_class_and_below():
-    g = torch.Generator().manual_seed(1)
-    z, y = torch.randn(30, 4, generator=g), torch.arange(30) % 3
-    cos, same, index = sc.pair_cosines(z, y)
-    pairs = sc.pairs_below(cos, same, index, 0.0, k=6)
-    assert pairs.shape == (6, 2)
-    zn = torch.nn.functional.normalize(z, dim=1)
-    for i, j in pairs.tolist():
-        assert y[i] == y[j] and float(zn[i] @ zn[j]) < 0.0
-    assert sc.pairs_below(cos, same, index, -1.0).shape == (0, 2)

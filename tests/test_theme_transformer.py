@@ -6,12 +6,8 @@ import torch
 
 import contrastkit as ck
 from contrastkit.data.synthetic import make_theme_songs
-from contrastkit.methods import REGISTRY
+from contrastkit.explore import theme_transformer as explore_tt
 from contrastkit.methods import theme_transformer as tt
-
-
-def test_registered():
-    assert REGISTRY["theme_transformer"] is tt.ThemeTransformer
 
 
 def test_theme_songs_seeded_shapes_and_labels():
@@ -146,10 +142,12 @@ def test_theme_transformer_learns_generates_and_only_the_conditioned_one_reads_t
                 m.logits(other, m._inputs(d.tokens), gate),
             )
         assert same != conditioned
-        songs, mask, rate = tt.sample_view(m, theme[:5], d.tokens[:5, :8], gate[:5], 0.8, seed=1)
+        songs, mask, rate = explore_tt.sample_view(
+            m, theme[:5], d.tokens[:5, :8], gate[:5], 0.8, seed=1
+        )
         assert songs.shape == (5, 40) and torch.equal(songs[:, :8], d.tokens[:5, :8])
         assert mask[:, :8].all() and 0.0 <= rate <= 1.0
-        again = tt.sample_view(m, theme[:5], d.tokens[:5, :8], gate[:5], 0.8, seed=1)[0]
+        again = explore_tt.sample_view(m, theme[:5], d.tokens[:5, :8], gate[:5], 0.8, seed=1)[0]
         assert torch.equal(songs, again)  # a fixed seed: the same songs
         greedy = m.generate(theme[:2], d.tokens[:2, :8], gate[:2], temperature=0)
         assert greedy.shape == (2, 40)

@@ -9,8 +9,8 @@ import torch
 
 import contrastkit as ck
 from contrastkit.data.captions import VOCAB, decode, make_captioned_shapes
+from contrastkit.explore import unimo as xu
 from contrastkit.losses import clip_loss, cmcl_loss
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import clip as cl
 from contrastkit.methods import unimo as um
 
@@ -149,7 +149,6 @@ def test_method_trains(unpaired):
     model = um.UNIMO(*_towers(), embed_dim=16, **kw)
     hist = ck.fit(model, (data.x, data.tokens, para, neg), steps=3, batch_size=16, progress=False)
     assert all(math.isfinite(x) for x in hist.loss)
-    assert REGISTRY["unimo"] is um.UNIMO
 
 
 def test_method_bad_input():
@@ -168,5 +167,10 @@ def test_swap_test_and_caption_scores():
     assert set(out) == {*um.SWAP_FACTORS, "mean"} and all(0 <= v <= 1 for v in out.values())
     with pytest.raises(ValueError, match="negatives"):
         um.swap_test(model, data.x, data.tokens, neg[:5])
-    s = um.caption_scores(model, data.x[0], [data.texts[0]] + decode(neg[0]), 16)
-    assert s.shape == (5,) and torch.all(s.abs() <= 1 + 1e-5)
+    model.train()
+    s = xu.caption_scores(model, data.x[0], [data.texts[0]] + decode(neg[0]), 16)
+    assert s.shape == (5,) and torch.all(s.abs() <= 1 + 1e-5) and model.training
+    fig = xu.caption_figure({"UNIMO": model}, data.x, data.texts, neg, 16, 0, "UNIMO")
+    assert list(fig.data[0].x) == [data.texts[0]] + decode(neg[0])
+    assert fig.data[0].y == pytest.approx(s.tolist(), abs=1e-6)
+    assert fig.layout.title.text.startswith("UNIMO: true caption wins")

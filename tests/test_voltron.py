@@ -14,13 +14,7 @@ from contrastkit.data.multimodal import (
     make_robot_clips,
 )
 from contrastkit.losses import masked_reconstruction_loss
-from contrastkit.methods import REGISTRY
 from contrastkit.methods import voltron as vt
-
-
-def test_registered():
-    assert REGISTRY["voltron"] is vt.Voltron
-
 
 # -- masking blocks ---------------------------------------------------------------------------
 
@@ -183,14 +177,17 @@ def test_voltron_loss_goes_down(clips):
     model = vt.Voltron(len(clips.vocab), clips.tokens.shape[1], dim=16, heads=2, depth=1)
     hist = ck.fit(model, clips.tensors(), steps=25, batch_size=32, lr=3e-3, progress=False)
     assert np.mean(hist.loss[-5:]) < 0.8 * hist.loss[0]
+    assert set(hist.metrics) == {"mae", "lm"} and len(hist.metrics["lm"]) == len(hist.loss)
 
 
 def test_clip_baseline_runs(clips):
     model = vt.clip_baseline(len(clips.vocab), dim=16, heads=2, depth=1)
     loss = model.loss((clips.video[:16], clips.tokens[:16]))
     assert torch.isfinite(loss)
-    assert vt.features(model, clips.video[:10]).shape == (10, 32)
+    assert ck.embed(model, clips.video[:10]).shape == (10, 32)
+    model.train()
     assert vt.patch_features(model, clips.video[:10]).shape == (10, 32, 16)
+    assert all(m.training for m in model.modules())  # patch_features restores the modes
 
 
 # -- probes and the preview -------------------------------------------------------------------
@@ -214,19 +211,3 @@ def test_probe_scores_keys_and_ranges(clips):
     )
     assert set(s) == {"low", "action", "shape", "high"}
     assert 0 <= s["high"] <= 1 and s["high"] == pytest.approx((s["action"] + s["shape"]) / 2)
-
-
-def test_masked_preview_pure_and_seeded(clips):
-    torch.manual_seed(0)
-    model = vt.Voltron(len(clips.vocab), clips.tokens.shape[1], dim=16, heads=2, depth=1)
-    video = clips.video[:4]
-    masked, recon, err = vt.masked_preview(model, video, clips.tokens[:4], 0.5, seed=1)
-    masked2, recon2, err2 = vt.masked_preview(model, video, clips.tokens[:4], 0.5, seed=1)
-    assert masked.shape == recon.shape == video.shape
-    assert torch.equal(recon, recon2) and err == err2
-    assert model.training  # the mode is restored
-    # half the patches are grey, the other half are the input
-    grey = (masked == 0.5).all(dim=2).float().mean()
-    assert 0.4 < float(grey) < 0.6
-    _, _, err0 = vt.masked_preview(model, video, None, 0.0, seed=1)
-    assert np.isfinite(err0)

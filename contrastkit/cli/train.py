@@ -33,17 +33,22 @@ CLI_KINDS = ("images", "labelled_images")
 def trainable_methods() -> tuple[str, ...]:
     """Methods ``contrastkit train`` builds, read from the Method contract (not from a list).
 
-    A method qualifies when its ``input_kind`` is in :data:`CLI_KINDS` and its first argument is
-    an image ``encoder``; the others need data or parts the command does not make (captions,
-    other modalities, pseudo-labels, clients) and are trained in their notebooks.
+    A method qualifies when its ``input_kind`` is in :data:`CLI_KINDS` and it is built from an
+    image encoder: its first argument is an ``nn.Module`` (``encoder``, or a ``base`` that also
+    takes one, as Hallucinator's does). The others need data or parts the command does not make
+    (captions, other modalities, pseudo-labels, clients, a size instead of an encoder) and are
+    trained in their notebooks.
     """
     from ..methods import REGISTRY
 
     found = []
     for name in REGISTRY:
         cls = REGISTRY[name]
-        params = list(inspect.signature(cls).parameters)
-        if getattr(cls, "input_kind", None) in CLI_KINDS and params[:1] == ["encoder"]:
+        first = next(iter(inspect.signature(cls).parameters.values()), None)
+        takes_module = first is not None and (
+            first.name == "encoder" or "Module" in str(first.annotation)
+        )
+        if getattr(cls, "input_kind", None) in CLI_KINDS and takes_module:
             found.append(name)
     return tuple(found)
 

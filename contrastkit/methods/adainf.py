@@ -33,9 +33,8 @@ from torch import Tensor, nn
 
 from ..distributed import global_nt_xent
 from ..generators import STANDARD_STRENGTH, LatentLevelsGenerator, vector_augment
-from ..metrics import knn_accuracy
 from ..models import MLP, projection_head
-from . import images
+from .base import Example, Method, images
 
 __all__ = [
     "ADAINF_DUP",
@@ -43,7 +42,6 @@ __all__ = [
     "STANDARD_STRENGTH",
     "AdaInf",
     "inflate",
-    "inflation_view",
     "real_share",
 ]
 
@@ -84,7 +82,7 @@ def real_share(n_real: int, n_generated: int, dup: int = 1) -> float:
     return dup * n_real / total if total else 0.0
 
 
-class AdaInf(nn.Module):
+class AdaInf(Method):
     """SimCLR on vectors with one augmentation-strength knob (the data recipe is ``inflate``).
 
     Args:
@@ -100,6 +98,8 @@ class AdaInf(nn.Module):
         >>> model = AdaInf(32, strength=ADAINF_STRENGTH)
         >>> ck.fit(model, inflate(real, fake, dup=ADAINF_DUP), steps=300, batch_size=256)
     """
+
+    input_kind = "vectors"
 
     def __init__(
         self,
@@ -129,56 +129,14 @@ class AdaInf(nn.Module):
         """The representation used downstream: the encoder's output."""
         return self.encoder(x)
 
-
-@torch.no_grad()
-def inflation_view(
-    real_x: Tensor,
-    real_y: Tensor,
-    generator: LatentLevelsGenerator,
-    quality: float,
-    n: int = 500,
-    basis: Tensor | None = None,
-    seed: int = 0,
-) -> dict:
-    """What the notebook's quality slider draws (pure, so tests call it too).
-
-    Samples ``n`` rows from ``generator.degraded(quality)`` and measures how they sit among the
-    real rows: ``agreement`` is the kNN accuracy (k = 20, cosine, the real rows as reference)
-    of the generated rows against the class the generator meant, ``real_agreement`` the same for
-    ``n`` fresh real rows (what a perfect generator would score), ``shift`` the distance between
-    the real and generated means in units of the real data's per-feature std.
-
-    Args:
-        real_x, real_y: ``(M, D)`` real rows and their classes.
-        generator: the faithful generator; quality: in [0, 1] (1 = the generator itself).
-        basis: ``(D, 2)`` projection (None: the real rows' top two principal directions; pass
-            the same one for every quality so that only the generated points move).
-
-    Returns:
-        ``{"real": (M, 2), "gen": (n, 2), "gen_y": (n,), "basis": (D, 2), "agreement",
-        "real_agreement", "shift"}``.
-    """
-    if not 0.0 <= quality <= 1.0:
-        raise ValueError(f"quality must be in [0, 1], got {quality!r}")
-    # an offset seed: the real rows may come from ``generator.sample(..., seed=seed + 1)``, and
-    # the same latents would make every generated row a near twin of a real one
-    fake = generator.degraded(quality, seed=seed).sample(n, seed=seed + 65_537)
-    centre = real_x.mean(0)
-    if basis is None:
-        basis = torch.linalg.svd(real_x - centre, full_matrices=False).Vh[:2].T  # (D, 2)
-    fresh = generator.sample(n, seed=seed + 131_071)
-    agreement = knn_accuracy(real_x, real_y, fake.x, fake.y)
-    real_agreement = knn_accuracy(real_x, real_y, fresh.x, fresh.y)
-    shift = float(((fake.x.mean(0) - centre) / real_x.std(0)).norm())
-    return {
-        "real": ((real_x - centre) @ basis).numpy(),
-        "gen": ((fake.x - centre) @ basis).numpy(),
-        "gen_y": fake.y.numpy(),
-        "basis": basis,
-        "agreement": agreement,
-        "real_agreement": real_agreement,
-        "shift": shift,
-    }
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        gen = LatentLevelsGenerator(seed=seed)
+        real = gen.sample(8, seed=seed + 1).x
+        fake = gen.degraded(0.5, seed=seed).sample(8, seed=seed + 2).x
+        rows = inflate(real, fake, dup=2)  # (24, D)
+        return Example(cls(MLP(gen.dim, (16,), 8), proj_dim=8), rows, rows[:8])
 
 
 METHOD = AdaInf

@@ -34,7 +34,8 @@ from torch import Tensor, nn
 from .. import metrics
 from ..blocks import MomentumEncoder
 from ..losses import itc_distill_loss
-from .clip import CLIP
+from .base import Example
+from .clip import CLIP, TextEncoder
 
 
 class ALBEF(CLIP):
@@ -46,6 +47,8 @@ class ALBEF(CLIP):
         momentum: EMA coefficient of the momentum model.
         ramp: steps over which alpha grows linearly from 0 (the momentum model starts random).
     """
+
+    input_kind = "image_text"
 
     def __init__(
         self,
@@ -94,6 +97,17 @@ class ALBEF(CLIP):
         self.momentum_model.update(self._towers())
         self.step += 1
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import SmallConvNet
+
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=g)
+        tokens = torch.randint(1, 30, (8, 6), generator=g)
+        model = cls(SmallConvNet(widths=(8, 16)), TextEncoder(30, 16), embed_dim=8, ramp=2)
+        return Example(model, (x, tokens), x)
+
 
 @torch.no_grad()
 def retrieval_recall(
@@ -107,13 +121,6 @@ def retrieval_recall(
     if len(x) != len(tokens):
         raise ValueError(f"x and tokens must have the same rows, got {len(x)} and {len(tokens)}")
     return metrics.retrieval_recall(model.similarity(x, tokens), ks, names=("i2t", "t2i"))
-
-
-def soft_targets(sims: Tensor, alpha: float, temperature: float) -> Tensor:
-    """The i2t target rows ``alpha softmax(sims / t) + (1 - alpha) I`` for a cosine matrix: the
-    pure function behind the notebook's alpha slider."""
-    eye = torch.eye(sims.shape[0], dtype=sims.dtype)
-    return alpha * (sims / temperature).softmax(dim=1) + (1 - alpha) * eye
 
 
 METHOD = ALBEF

@@ -20,19 +20,14 @@ paper's recommended ``alpha = 2, t = 2, lam = 1`` are kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-import numpy as np
-import torch
 from torch import Tensor, nn
 
-from ..augment import AugmentConfig, views
+from ..augment import AugmentConfig
 from ..losses import align_uniform_loss
-from ..models import projection_head
-from .base import Method, images
+from .base import TwoViewMethod
 
 
-class AlignUniform(Method):
+class AlignUniform(TwoViewMethod):
     """Encoder + projector trained with ``L_align + lam * L_unif`` on two views per image.
 
     Args:
@@ -57,62 +52,14 @@ class AlignUniform(Method):
         lam: float = 1.0,
         augment: AugmentConfig | str = "simclr",
     ) -> None:
-        super().__init__()
         if alpha <= 0 or t <= 0 or lam < 0:
             raise ValueError(f"need alpha > 0, t > 0, lam >= 0; got {alpha=}, {t=}, {lam=}")
-        self.encoder = encoder
-        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
+        super().__init__(encoder, proj_dim, augment)
         self.alpha, self.t, self.lam = alpha, t, lam
-        self.augment = augment
 
-    def loss(self, batch: Tensor | tuple) -> Tensor:
-        x = images(batch)  # (N, C, H, W)
-        v1, v2 = views(x, 2, self.augment)
-        # one pass over both views: shared BN statistics, as in SimCLR
-        z = self.projector(self.encoder(torch.cat([v1, v2])))  # (2N, proj_dim)
-        z1, z2 = z.chunk(2)
+    def pair_loss(self, z1: Tensor, z2: Tensor) -> Tensor:
+        # z1, z2: (N, proj_dim), the projections of two views of the same N images
         return align_uniform_loss(z1, z2, self.alpha, self.t, self.lam)
-
-    def embed(self, x: Tensor) -> Tensor:
-        """The representation used downstream: the encoder's output, before the projector."""
-        return self.encoder(x)
-
-
-def explorer_state(snapshots: Sequence[Mapping], step: int) -> dict:
-    """What the notebook's sphere explorer draws at a training step (pure, so tests call it).
-
-    Args:
-        snapshots: in step order, each ``{"step": int, "points": (M, 3) array, "align": float,
-            "unif": float}``: the 3-D projections of fixed images, and the alignment and
-            uniformity measured at that step.
-        step: the slider's value; the latest snapshot taken at or before it is shown (the
-            first one for a step before every snapshot).
-
-    Returns:
-        ``{"index", "step", "points": (M, 3) on the unit sphere, "align", "unif", "path":
-        (aligns, unifs) of the snapshots up to this one (the trajectory in the plane)}``.
-
-    Raises:
-        ValueError: for no snapshots, or snapshots out of step order.
-    """
-    if not snapshots:
-        raise ValueError("snapshots must not be empty")
-    steps = [int(s["step"]) for s in snapshots]
-    if steps != sorted(steps):
-        raise ValueError(f"snapshots must be in step order, got steps {steps}")
-    index = max(0, int(np.searchsorted(steps, step, side="right")) - 1)
-    shown = snapshots[index]
-    points = np.asarray(shown["points"], dtype=float)
-    points = points / np.linalg.norm(points, axis=1, keepdims=True).clip(1e-12)
-    upto = snapshots[: index + 1]
-    return {
-        "index": index,
-        "step": steps[index],
-        "points": points,
-        "align": float(shown["align"]),
-        "unif": float(shown["unif"]),
-        "path": ([float(s["align"]) for s in upto], [float(s["unif"]) for s in upto]),
-    }
 
 
 METHOD = AlignUniform

@@ -67,13 +67,23 @@ __all__ = ["INPUT_KINDS", "Example", "Method", "TwoViewMethod", "images"]
 INPUT_KINDS: dict[str, str] = {
     "images": "a Tensor (N, C, H, W), or a tuple whose first entry is it (labels unused)",
     "labelled_images": "(images (N, C, H, W), integer labels (N,)) that the loss reads",
+    "pseudo_labelled_images": "(images (N, C, H, W)[, labels (N,), -1 unlabelled], row ids (N,)) "
+    "that index pseudo-labels the method was given",
+    "clustered_images": "(images (N, C, H, W), pseudo-labels (N,)) that the batch sampler reads",
+    "class_labelled_images": "(images (N, C, H, W), labels (N,)) for a method built around the "
+    "classes (their number, a target class), which contrastkit train does not configure",
+    "gan_images": "a Tensor (N, C, H, W) of real images that the method's generator learns to draw",
+    "vectors": "a Tensor (N, D) of feature vectors whose views a callable augmentation makes",
     "image_text": "(images (N, C, H, W), caption token ids (N, L))",
     "modalities": "a tuple of tensors, one per modality, paired row by row",
     "video_text": "(videos (N, T, C, H, W) or frame features, caption token ids (N, L))",
     "audio_text": "(audio (N, S), caption token ids (N, L))",
     "image_volume": "(images (N, C, H, W), volumes (N, D, H, W)) of the same subjects",
+    "volumes": "a Tensor (N, D, H, W) of volumes, D one-channel slices each",
     "scenes": "a Tensor (N, C, H, W) of multi-part scenes whose views are crops",
+    "labelled_scenes": "(part scenes (N, C, H, W), image-level multi-hot labels (N, K))",
     "sequence": "token ids (N, L) of a symbolic sequence",
+    "themed_sequence": "(theme token ids (N, L), sequence token ids (N, T), theme gate (N, T))",
     "federated": "a tuple of tensors of the public set; clients hold their private data",
 }
 

@@ -48,8 +48,9 @@ from torch import Tensor, nn
 
 from ..augment import AugmentConfig, augment, views
 from ..losses import nt_xent
-from ..models import projection_head
-from . import images
+from ..models import SmallConvNet, projection_head
+from ..utils import eval_mode
+from .base import Example, Method, images
 
 __all__ = [
     "TriggerGenerator",
@@ -60,10 +61,7 @@ __all__ = [
     "poison_dataset",
     "attack_success_rate",
     "blur_filter",
-    "defence_state",
     "target_shift",
-    "fit_probe",
-    "trigger_state",
     "BLTO",
 ]
 
@@ -241,29 +239,6 @@ def blur_filter(x: Tensor, sigma: float) -> Tensor:
     return F.conv2d(xp, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)  # columns
 
 
-def defence_state(
-    predict, x_clean: Tensor, y: Tensor, x_triggered: Tensor, target: int, sigma: float
-) -> dict:
-    """What the blur defence does at one ``sigma``: the widget's update, a pure function.
-
-    Args:
-        predict: ``images -> predicted classes`` (the victim's encoder + linear probe).
-        x_clean, y: clean test images and their classes; x_triggered: the same images triggered.
-        target: the target class. sigma: the blur in pixels.
-
-    Returns:
-        ``{"sigma", "clean_acc", "asr"}``.
-    """
-    with torch.no_grad():
-        p_clean = predict(blur_filter(x_clean, sigma))
-        p_trig = predict(blur_filter(x_triggered, sigma))
-    return {
-        "sigma": float(sigma),
-        "clean_acc": float((p_clean.cpu() == y.cpu()).float().mean()),
-        "asr": attack_success_rate(p_trig.cpu(), y.cpu(), target),
-    }
-
-
 @torch.no_grad()
 def target_shift(
     encoder: nn.Module, x_others: Tensor, x_triggered: Tensor, x_target: Tensor, x_all: Tensor
@@ -289,77 +264,24 @@ def target_shift(
 
     # eval mode: in train mode BatchNorm would re-centre a batch of triggered images on its own
     # statistics and hide a shift that every image shares
-    was_training = encoder.training
-    encoder.eval()
-    centre = feats(x_all).mean(0)
-    mu = F.normalize(feats(x_target).mean(0) - centre, dim=0)
-    shift = float(cos(x_triggered) - cos(x_others))
-    encoder.train(was_training)
-    return shift
-
-
-def fit_probe(encoder: nn.Module, x: Tensor, y: Tensor, l2: float = 1e-3, max_iter: int = 50):
-    """The victim's downstream step: a linear probe on frozen, standardised features.
-
-    Same recipe as ``metrics.linear_probe_accuracy`` (full-batch L-BFGS), but returns the
-    classifier, ``images -> predicted classes``, so that triggered images can be classified.
-    """
-    encoder.eval()
-    with torch.no_grad():
-        z = encoder(x).float()
-    mean, std = z.mean(0), z.std(0).clamp_min(1e-6)
-    zs = (z - mean) / std
-    linear = nn.Linear(z.shape[1], int(y.max()) + 1).to(z.device)
-    nn.init.zeros_(linear.weight)
-    nn.init.zeros_(linear.bias)
-    opt = torch.optim.LBFGS(
-        linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe"
-    )
-
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(linear(zs), y) + l2 * linear.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)
-
-    @torch.no_grad()
-    def predict(images_: Tensor) -> Tensor:
-        encoder.eval()
-        return linear((encoder(images_).float() - mean) / std).argmax(1)
-
-    return predict
-
-
-def trigger_state(
-    predict,
-    x: Tensor,
-    y: Tensor,
-    generator: TriggerGenerator,
-    target: int,
-    eps: float,
-    sigma: float,
-) -> dict:
-    """The explorer's update (a pure function): the learned trigger scaled to budget ``eps``,
-    the blur defence at ``sigma``; returns the triggered images and ``defence_state``'s numbers."""
-    with torch.no_grad():
-        x_trig = generator(x, eps) if eps > 0 else x
-    return {"images": x_trig, **defence_state(predict, x, y, x_trig, target, sigma)}
+    with eval_mode(encoder):
+        centre = feats(x_all).mean(0)
+        mu = F.normalize(feats(x_target).mean(0) - centre, dim=0)
+        return float(cos(x_triggered) - cos(x_others))
 
 
 # -- the attack as a method: fit() runs the bi-level optimisation -------------------------------
 
 
-class BLTO(nn.Module):
+class BLTO(Method):
     """The attacker's bi-level loop: a surrogate SimCLR victim (inner) and the trigger (outer).
 
     ``ck.fit(attack, train_data, steps=R * inner_steps)`` trains the surrogate on batches in
-    which a share ``rate`` of the rows are triggered target-class images (the inner loss); every
-    ``inner_steps`` steps, ``after_step`` runs ``outer_steps`` Adam steps on the generator that
-    pull augmented triggered images of the attacker's ``reference`` set towards the target
-    direction of the current surrogate.
+    which a share ``rate`` of the rows are triggered target-class images (the inner loss, with
+    ``fit``'s optimiser over the surrogate); every ``inner_steps`` steps, ``after_step`` (the
+    Method contract's hook for a method's second loop) runs ``outer_steps`` steps of the
+    method's own Adam optimiser on the generator, which pull augmented triggered images of the
+    attacker's ``reference`` set towards the target direction of the current surrogate.
 
     Args:
         encoder: the surrogate's encoder (same architecture as the victim's, by assumption).
@@ -368,6 +290,8 @@ class BLTO(nn.Module):
         inner_steps, outer_steps: the alternation. outer_lr: the generator's Adam step size.
         outer_batch: triggered images per outer step. temperature, augment, proj_dim: SimCLR's.
     """
+
+    input_kind = "class_labelled_images"  # (x, y): the loss finds the target class's rows
 
     def __init__(
         self,
@@ -437,36 +361,50 @@ class BLTO(nn.Module):
         dev = self.generator.pattern.device
         if self._opt is None:
             self._opt = torch.optim.Adam(self.generator.parameters(), lr=self.outer_lr)
-        was_training = self.encoder.training
-        self.encoder.eval()  # BN in eval mode: the trigger must work on the victim at test time
         for p in self.encoder.parameters():
             p.requires_grad_(False)
         g = torch.Generator().manual_seed(len(self.outer_history))
         pick = torch.randperm(x_ref.shape[0], generator=g)[:1024]
         xs, ys = x_ref[pick].to(dev), y_ref[pick].to(dev)
-        mu, centre = target_direction(self.encoder, xs[ys == self.target], xs, self.augment)
-        others = xs[ys != self.target]
         value = 0.0
-        for _ in range(self.outer_steps):
-            xb = others[torch.randint(0, others.shape[0], (self.outer_batch,), device=dev)]
-            z = self.encoder(augment(self.generator(xb), self.augment)) - centre  # (B, D)
-            loss = target_alignment_loss(z, mu)
-            self._opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self._opt.step()
-            value = -float(loss.detach())
+        with eval_mode(self.encoder):  # BN in eval mode: the trigger must work on the victim
+            mu, centre = target_direction(self.encoder, xs[ys == self.target], xs, self.augment)
+            others = xs[ys != self.target]
+            for _ in range(self.outer_steps):
+                xb = others[torch.randint(0, others.shape[0], (self.outer_batch,), device=dev)]
+                z = self.encoder(augment(self.generator(xb), self.augment)) - centre  # (B, D)
+                loss = target_alignment_loss(z, mu)
+                self._opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self._opt.step()
+                value = -float(loss.detach())
         for p in self.encoder.parameters():
             p.requires_grad_(True)
-        self.encoder.train(was_training)
         return value
 
     def after_step(self, step: int) -> None:
+        """The inner-loop hook: every ``inner_steps`` of ``fit``, one outer phase on the trigger.
+
+        ``fit`` has just stepped the surrogate (the inner problem); here the method steps its
+        own optimiser, over the generator only, against the surrogate as it now is (first
+        order: no gradient flows back through the inner updates). The outer objective after
+        the phase is appended to ``outer_history``.
+        """
         if (step + 1) % self.inner_steps == 0 and self.outer_steps:
             self.outer_history.append(self.outer_phase())
 
     def embed(self, x: Tensor) -> Tensor:
         """The surrogate's representation (the attacker's simulated victim)."""
         return self.encoder(x)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+        y = torch.arange(8) % 2
+        model = cls(SmallConvNet(widths=(8, 16)), reference=(x, y), target=0, eps=16 / 255,
+                    rate=0.25, inner_steps=1, outer_steps=1, outer_batch=4, proj_dim=8)  # fmt: skip
+        return Example(model, (x, y), x)
 
 
 METHOD = BLTO

@@ -29,10 +29,6 @@ Adam steps instead of SGD/LARS for 100-1000 epochs, a constant EMA momentum (BYO
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -40,12 +36,12 @@ from ..augment import AugmentConfig, views
 from ..blocks import MomentumEncoder
 from ..losses import negative_cosine
 from ..models import projection_head
-from .base import Method, images
+from .base import TwoViewMethod, images
 
 VARIANTS = ("simsiam", "byol")
 
 
-class BYOLSimSiam(Method):
+class BYOLSimSiam(TwoViewMethod):
     """SimSiam (``variant="simsiam"``) or BYOL (``variant="byol"``), with the collapse ablations.
 
     Args:
@@ -65,6 +61,9 @@ class BYOLSimSiam(Method):
             of a point, which ``embedding_std`` cannot see (``effective_rank`` can). SimSiam's
             BN study (sec. 4.4) trains it with BN on the hidden layer only, as here.
         augment: an ``AugmentConfig`` or preset name for the views.
+
+    ``TwoViewMethod`` gives it the encoder, the projector, the augmentation and ``embed``;
+    ``loss`` is its own, since BYOL's target network needs the views themselves.
 
     Raises:
         ValueError: for an unknown variant, or ``stop_gradient=False`` with BYOL (its target is
@@ -89,7 +88,6 @@ class BYOLSimSiam(Method):
         output_bn: bool = False,
         augment: AugmentConfig | str = "simclr",
     ) -> None:
-        super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         if variant == "byol" and not stop_gradient:
@@ -97,11 +95,9 @@ class BYOLSimSiam(Method):
                 "stop_gradient=False only applies to variant='simsiam': BYOL's target is a "
                 "momentum copy that gradients never reach (use momentum=0 for a plain copy)"
             )
+        super().__init__(encoder, proj_dim, augment)
         self.variant = variant
         self.stop_gradient = stop_gradient
-        self.augment = augment
-        self.encoder = encoder
-        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
         if output_bn:
             self.projector.append(nn.BatchNorm1d(proj_dim))
         if predictor:
@@ -137,47 +133,6 @@ class BYOLSimSiam(Method):
         """BYOL: move the target network one EMA step towards the online network."""
         if self.target is not None:
             self.target.update(self.online)
-
-    def embed(self, x: Tensor) -> Tensor:
-        """The representation used downstream: the encoder's output, before the projector."""
-        return self.encoder(x)
-
-
-def explorer_state(runs: Mapping[str, Mapping], variant: str, metric: str = "std") -> dict:
-    """What the notebook's variant explorer draws for one choice (pure, so tests call it too).
-
-    Args:
-        runs: name -> a finished run, ``{"step": [...], "std": [...], "erank": [...],
-            "dim": D, "points": (M, 3) array}``; ``std``/``erank`` are the collapse indicators
-            (``metrics.embedding_std`` / ``metrics.effective_rank`` of the projector's output)
-            measured at ``step``; ``points`` are the run's L2-normalised embeddings in 3-D.
-        variant: the run to highlight. metric: ``"std"`` or ``"erank"``.
-
-    Returns:
-        ``{"curves": name -> (steps, values) with the chosen run first, "reference": the value
-        of a healthy, spread-out embedding (1/sqrt(D) for std, D for erank), "final": the chosen
-        run's last value, "fraction": final / reference, "points": its 3-D points}``.
-
-    Raises:
-        KeyError: for an unknown variant. ValueError: for an unknown metric.
-    """
-    if metric not in ("std", "erank"):
-        raise ValueError(f"metric must be 'std' or 'erank', got {metric!r}")
-    if variant not in runs:
-        raise KeyError(f"unknown variant {variant!r}; runs: {', '.join(runs)}")
-    chosen = runs[variant]
-    order = [variant] + [name for name in runs if name != variant]
-    curves = {name: (list(runs[name]["step"]), list(runs[name][metric])) for name in order}
-    dim = int(chosen["dim"])
-    reference = 1.0 / math.sqrt(dim) if metric == "std" else float(dim)
-    final = float(chosen[metric][-1])
-    return {
-        "curves": curves,
-        "reference": reference,
-        "final": final,
-        "fraction": final / reference,
-        "points": np.asarray(chosen["points"]),
-    }
 
 
 METHOD = BYOLSimSiam

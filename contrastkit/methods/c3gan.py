@@ -47,7 +47,7 @@ from torch.func import functional_call
 
 from ..augment import AugmentConfig, views
 from ..losses import centroid_nce, nt_xent
-from . import images
+from .base import Example, Method, images
 
 
 def cluster_entropies(logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -131,11 +131,12 @@ class Discriminator(nn.Module):
         return self.trunk(x)
 
 
-class C3GAN(nn.Module):
+class C3GAN(Method):
     """C3-GAN (``variant="c3gan"``) or its InfoGAN baseline (``variant="infogan"``).
 
     Batches are images ``(N, C, H, W)`` in ``[0, 1]`` (a Tensor or the first element of a
-    tuple).
+    tuple). ``loss`` also returns the parts of the objective (``d_adv``, ``g_adv``, ``info``, and
+    for C3-GAN ``real``, ``cond_entropy``, ``marg_entropy``), which ``fit`` logs.
 
     Args:
         shape: image shape ``(C, H, W)``, e.g. ``(1, 8, 8)`` for digits.
@@ -153,6 +154,8 @@ class C3GAN(nn.Module):
         >>> hist = ck.fit(model, digits.x, steps=600, batch_size=64, lr=1e-3)
         >>> clusters = model.cluster(digits.x)
     """
+
+    input_kind = "gan_images"
 
     def __init__(
         self,
@@ -183,7 +186,6 @@ class C3GAN(nn.Module):
         self.discriminator = Discriminator(math.prod(shape), out)
         # C3-GAN's code embedding L: one-hot code -> centroid in h's space (its weight's columns)
         self.code_embedding = nn.Linear(n_codes, dim, bias=False) if variant == "c3gan" else None
-        self.last: dict[str, float] = {}
 
     # ----------------------------------------------------------------------------- pieces
     def centroids(self) -> Tensor:
@@ -211,7 +213,7 @@ class C3GAN(nn.Module):
         return self.generator(z, c.to(device)), c.to(device)
 
     # ----------------------------------------------------------------------------- the loss
-    def loss(self, batch: Tensor | tuple) -> Tensor:
+    def loss(self, batch: Tensor | tuple) -> tuple[Tensor, dict[str, float]]:
         x = images(batch)
         fake, c = self.sample(x.shape[0])
         d = self.discriminator
@@ -240,8 +242,7 @@ class C3GAN(nn.Module):
                 total = total + self.entropy_weight * (cond - marg)
                 parts["cond_entropy"] = float(cond.detach())
                 parts["marg_entropy"] = float(marg.detach())
-        self.last = parts
-        return total
+        return total, parts
 
     # ----------------------------------------------------------------------------- inference
     @torch.no_grad()
@@ -256,6 +257,12 @@ class C3GAN(nn.Module):
     def embed(self, x: Tensor) -> Tensor:
         """The discriminator's information output (``h(x)`` or ``Q(x)``)."""
         return self.discriminator(x)[1]
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+        return Example(cls((1, 8, 8), n_codes=3, z_dim=4, dim=8), x, x)
 
 
 METHOD = C3GAN

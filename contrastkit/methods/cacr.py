@@ -32,12 +32,14 @@ from torch import Tensor, nn
 
 from ..augment import AugmentConfig, views
 from ..losses import cacr_loss
-from ..models import projection_head
-from .base import Method, images
+from .base import TwoViewMethod, images
 
 
-class CACR(Method):
+class CACR(TwoViewMethod):
     """Encoder + projector trained with contrastive attraction and repulsion over M views.
+
+    The two-view family's wiring (encoder, projector, ``embed``) with ``M >= 2`` views per image
+    instead of two: every view is a positive of the others, every other image a negative.
 
     Args:
         encoder: any module with an ``out_dim`` attribute (e.g. ``SmallConvNet()``).
@@ -62,15 +64,12 @@ class CACR(Method):
         tau_neg: float = 0.9,
         augment: AugmentConfig | str = "simclr",
     ) -> None:
-        super().__init__()
         if not isinstance(n_views, int) or n_views < 2:
             raise ValueError(f"n_views must be an int >= 2, got {n_views!r}")
-        self.encoder = encoder
-        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
+        super().__init__(encoder, proj_dim, augment)
         self.n_views = n_views
         self.tau_pos = tau_pos
         self.tau_neg = tau_neg
-        self.augment = augment
 
     def loss(self, batch: Tensor | tuple) -> Tensor:
         x = images(batch)  # (N, C, H, W)
@@ -78,9 +77,9 @@ class CACR(Method):
         z = self.projector(self.encoder(torch.cat(vs)))  # (M N, proj_dim), one pass
         return cacr_loss(z.view(self.n_views, x.shape[0], -1), self.tau_pos, self.tau_neg)
 
-    def embed(self, x: Tensor) -> Tensor:
-        """The representation used downstream: the encoder's output, before the projector."""
-        return self.encoder(x)
+    def pair_loss(self, z1: Tensor, z2: Tensor) -> Tensor:
+        """CACR on two projected views ``(N, D)`` (``M = 2``: the attraction weights are 1)."""
+        return cacr_loss(torch.stack([z1, z2]), self.tau_pos, self.tau_neg)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ from torch import Tensor, nn
 
 from ..augment import AugmentConfig, augment
 from ..distributed import global_clip_loss
+from ..models import SmallConvNet
+from ..utils import eval_mode
+from .base import Example, Method
 
 
 class TextEncoder(nn.Module):
@@ -73,7 +76,7 @@ class TextEncoder(nn.Module):
         return self.mlp(h)
 
 
-class CLIP(nn.Module):
+class CLIP(Method):
     """Image and text encoders with linear projections into a shared space and a learned t.
 
     Args:
@@ -93,6 +96,8 @@ class CLIP(nn.Module):
         >>> hist = fit(model, data.pairs(), steps=300)
         >>> pred = model.classify(test.x, tokenize([f"a {c}" for c in data.classes]))
     """
+
+    input_kind = "image_text"
 
     def __init__(
         self,
@@ -155,20 +160,29 @@ class CLIP(nn.Module):
     @torch.no_grad()
     def similarity(self, x: Tensor, tokens: Tensor, batch_size: int = 1024) -> Tensor:
         """``(N, B)`` cosine similarities between ``N`` images and ``B`` captions (eval mode)."""
-        was_training = self.training
-        self.eval()
         dev = self.log_scale.device
-        text = self.encode_text(tokens.to(dev))
-        sims = [
-            (self.encode_image(x[i : i + batch_size].to(dev)) @ text.T).cpu()
-            for i in range(0, len(x), batch_size)
-        ]
-        self.train(was_training)
+        with eval_mode(self):
+            text = self.encode_text(tokens.to(dev))
+            sims = [
+                (self.encode_image(x[i : i + batch_size].to(dev)) @ text.T).cpu()
+                for i in range(0, len(x), batch_size)
+            ]
         return torch.cat(sims)
 
     def classify(self, x: Tensor, prompts: Tensor) -> Tensor:
         """Zero-shot labels ``(N,)``: the index of the prompt (one per class) nearest each image."""
         return self.similarity(x, prompts).argmax(dim=1)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        """A small model (subclasses with CLIP's first arguments get theirs), 8 captioned toy
+        images (random 16-pixel images, random 6-word captions) and the images for ``embed``."""
+        g = torch.Generator().manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=g)
+        tokens = torch.randint(1, 20, (8, 6), generator=g)
+        torch.manual_seed(seed)
+        model = cls(SmallConvNet(widths=(8, 16)), TextEncoder(20, 16), embed_dim=16)
+        return Example(model, (x, tokens), x)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ from torch import Tensor, nn
 
 from ..losses import clip_loss, intra_inter_nce
 from ..metrics import recall_at_k
+from ..utils import eval_mode
+from .base import Example, Method
 from .clip import TextEncoder
 
 __all__ = [
@@ -46,7 +48,6 @@ __all__ = [
     "TextEncoder",
     "cross_modal_cosine",
     "log_spectrogram",
-    "query_view",
     "retrieval_report",
 ]
 
@@ -99,7 +100,7 @@ def _mlp(dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
 
 
-class CLSR(nn.Module):
+class CLSR(Method):
     """Audio and text towers trained with CLSR's three-part loss (see the module docstring).
 
     Args:
@@ -119,6 +120,8 @@ class CLSR(nn.Module):
         >>> base = CLSR.baseline(AudioEncoder(), TextEncoder(len(VOCAB)))
         >>> hist = fit(model, (audio, tokens), steps=300)
     """
+
+    input_kind = "audio_text"
 
     def __init__(
         self,
@@ -151,7 +154,6 @@ class CLSR(nn.Module):
         # latent reconstruction: each modality's embedding predicted from the other's
         self.text_to_audio = _mlp(embed_dim) if rec_weight > 0 else None
         self.audio_to_text = _mlp(embed_dim) if rec_weight > 0 else None
-        self.last_parts: dict[str, float] = {}
 
     @classmethod
     def baseline(cls, audio_encoder: nn.Module, text_encoder: nn.Module, **kwargs) -> CLSR:
@@ -172,7 +174,9 @@ class CLSR(nn.Module):
         """``(N, E)`` unit-length caption embeddings."""
         return F.normalize(self.text_proj(self.text_encoder(tokens)), dim=1)
 
-    def loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
+    def loss(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        """The total and its parts ``{"inter", "intra", "rec", "temperature"}`` (unweighted;
+        a part whose weight is 0 is left out)."""
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise TypeError("CLSR needs (audio, tokens) batches: fit(model, (audio, tokens))")
         za, zt = self.encode_audio(batch[0]), self.encode_text(batch[1])  # (N, E) each
@@ -192,8 +196,7 @@ class CLSR(nn.Module):
             total = total + self.rec_weight * rec
             parts["rec"] = float(rec.detach())
         parts["temperature"] = float(t.detach())
-        self.last_parts = parts
-        return total
+        return total, parts
 
     @torch.no_grad()
     def after_step(self, step: int) -> None:
@@ -206,17 +209,25 @@ class CLSR(nn.Module):
     @torch.no_grad()
     def encode(self, audio: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """Both modalities' unit embeddings in eval mode, on the CPU."""
-        was = self.training
-        self.eval()
         dev = self.log_scale.device
-        za = self.encode_audio(audio.to(dev)).cpu()
-        zt = self.encode_text(tokens.to(dev)).cpu()
-        self.train(was)
+        with eval_mode(self):
+            za = self.encode_audio(audio.to(dev)).cpu()
+            zt = self.encode_text(tokens.to(dev)).cpu()
         return za, zt
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        """A small model, 8 toy (tone, caption) pairs and the tones for ``embed``."""
+        g = torch.Generator().manual_seed(seed)
+        audio = torch.randn(8, 64, generator=g)
+        tokens = torch.randint(1, 20, (8, 6), generator=g)
+        torch.manual_seed(seed)
+        model = cls(AudioEncoder(64, 16), TextEncoder(20, 16), embed_dim=8)
+        return Example(model, (audio, tokens), audio)
 
 
 # ---------------------------------------------------------------------------------------------
-# Retrieval and separability: pure functions behind the notebook's table and controls
+# Retrieval and separability: the measures behind the notebook's table
 # ---------------------------------------------------------------------------------------------
 
 
@@ -261,39 +272,6 @@ def retrieval_report(
     sep = cross_modal_cosine(za, content)
     out.update({f"audio_{k}": v for k, v in sep.items()})
     return out
-
-
-def query_view(
-    sim: Tensor, relevant: Tensor, query: int, temperature: float, k: int = 20
-) -> dict[str, Tensor | float]:
-    """What one caption query sees at a temperature: its top-``k`` clips and their softmax.
-
-    The behind-the-slider function of the notebook: ``softmax(sim[query] / t)`` over the whole
-    gallery, the ``k`` most similar clips, whether each is relevant, and how much probability
-    mass the relevant ones get. A small ``t`` puts all the mass on the top clip; the learned
-    temperature picks the sharpness that fits the data.
-
-    Returns:
-        ``{"index": (k,), "prob": (k,), "relevant": (k,) bool, "relevant_mass": float,
-        "entropy": float}`` (entropy in nats over the whole gallery).
-
-    Raises:
-        ValueError: a query out of range or a temperature <= 0.
-    """
-    if not 0 <= query < sim.shape[0]:
-        raise ValueError(f"query must be in 0..{sim.shape[0] - 1}, got {query}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    logp = torch.log_softmax(sim[query].double() / temperature, dim=0)  # (G,)
-    p = logp.exp()
-    top = sim[query].topk(min(k, sim.shape[1]))
-    return {
-        "index": top.indices,
-        "prob": p[top.indices].float(),
-        "relevant": relevant[query, top.indices],
-        "relevant_mass": float(p[relevant[query]].sum()),
-        "entropy": float(-(p * logp).sum()),
-    }
 
 
 METHOD = CLSR

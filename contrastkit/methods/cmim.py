@@ -35,10 +35,11 @@ import torch
 from torch import Tensor, nn
 
 from ..losses import mim_loss, nt_xent
-from . import images
+from ..utils import eval_mode
+from .base import Example, Method, images
 
 
-class CMIM(nn.Module):
+class CMIM(Method):
     """Gaussian encoder + decoder trained with A-MIM and (``weight > 0``) an in-batch contrast.
 
     Args:
@@ -54,6 +55,8 @@ class CMIM(nn.Module):
         >>> hist = ck.fit(m, digits.x, steps=600, batch_size=64)
         >>> features = m.informative(digits.x)         # (N, 16 + 128)
     """
+
+    input_kind = "images"  # flattened; built with their size, so not for ``contrastkit train``
 
     def __init__(
         self,
@@ -102,8 +105,13 @@ class CMIM(nn.Module):
             out["loss"] = mim
         return out
 
-    def loss(self, batch: Tensor | tuple) -> Tensor:
-        return self.terms(images(batch))["loss"]
+    def loss(self, batch: Tensor | tuple) -> tuple[Tensor, dict[str, float]]:
+        """The objective, with its parts (``mim``, ``contrastive``) logged by ``fit``."""
+        t = self.terms(images(batch))
+        return t["loss"], {
+            "mim": float(t["mim"].detach()),
+            "contrastive": float(t["contrastive"].detach()),
+        }
 
     def embed(self, x: Tensor) -> Tensor:
         """The code ``mu(x)`` (the posterior mean)."""
@@ -113,6 +121,12 @@ class CMIM(nn.Module):
     def informative(self, x: Tensor) -> Tensor:
         """Informative embeddings ``(N, d + h)``: ``[mu(x) ; decoder hidden layer at mu(x)]``."""
         return readout(self, x, ("code", "decoder"))
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+        return Example(cls(64, latent=4, hidden=16), x, x)
 
 
 READOUTS = ("code", "decoder")
@@ -134,11 +148,11 @@ def readout(model: CMIM, x: Tensor, parts: tuple[str, ...] | list[str] = ("code"
     parts = tuple(parts)
     if not parts or any(p not in READOUTS for p in parts):
         raise ValueError(f"parts must be a non-empty subset of {READOUTS}, got {parts!r}")
-    was_training = model.training
-    model.eval()
-    mu = model.embed(x)
-    out = [f for name, f in (("code", mu), ("decoder", model.decoder_hidden(mu))) if name in parts]
-    model.train(was_training)
+    with eval_mode(model):
+        mu = model.embed(x)
+        out = [
+            f for name, f in (("code", mu), ("decoder", model.decoder_hidden(mu))) if name in parts
+        ]
     return torch.cat(out, dim=1)
 
 

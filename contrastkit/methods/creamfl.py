@@ -20,6 +20,16 @@ different models, so their weights cannot be averaged. Instead, every round:
 
 The baseline is the server trained on the public set alone with the same steps.
 
+How it runs under ``fit``: :class:`CreamFL` is a method whose ``loss(batch)`` is the server's
+objective on a batch of the public pairs (``fit`` draws the batches and owns the server's
+optimiser); its ``after_step`` runs the clients' part of a round every ``server_steps`` steps (the
+clients' local training with their own optimisers, then the aggregation), the contract's hook for
+a second loop. A round starts with the clients: the first round's run when the first batch
+arrives, the next ones after each ``server_steps`` server steps.
+
+    model = CreamFL(server, clients, public, local_steps=60, server_steps=40, rounds=5)
+    fit(model, (*public, torch.arange(len(public[0]))), steps=5 * 40, batch_size=128)
+
 Scaled down: MLP image towers and bag-of-words text towers instead of ResNet / BERT clients
 and a larger server; a few thousand generated captioned shapes split over 4 clients (two
 image-only with class-skewed shares, one text-only, one paired, ``make_multimodal``'s
@@ -40,7 +50,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses import clip_loss, global_contrast
-from .clip import CLIP
+from ..utils import eval_mode
+from .base import Example, Method
+from .clip import CLIP, TextEncoder
 
 MODES = ("image", "text", "pair")
 
@@ -53,10 +65,18 @@ class Client(nn.Module):
             allowed to differ from the server's, only the shared embedding size must match).
         mode: ``"image"`` or ``"text"`` (private data of one modality with shape labels: a
             classifier head on the embedding) or ``"pair"`` (private image-text pairs: CLIP).
+        private: the client's own data, rows paired up: ``(images, labels)``,
+            ``(tokens, labels)`` or ``(images, tokens)``. It never leaves the client.
         n_classes: classes of the private labels (image and text clients).
     """
 
-    def __init__(self, model: CLIP, mode: str, n_classes: int = 10) -> None:
+    def __init__(
+        self,
+        model: CLIP,
+        mode: str,
+        private: Sequence[Tensor] | None = None,
+        n_classes: int = 10,
+    ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -65,6 +85,11 @@ class Client(nn.Module):
         embed_dim = model.image_proj.out_features
         self.head = nn.Linear(embed_dim, n_classes) if mode != "pair" else None
         self.old: CLIP | None = None  # the previous round's model, for the intra term
+        self.private: tuple[Tensor, ...] = ()
+        if private is not None:
+            if len(private) != 2 or len(private[0]) != len(private[1]):
+                raise ValueError("private must be two tensors with the same rows")
+            self.private = tuple(private)
 
     def task_loss(self, batch: Sequence[Tensor]) -> Tensor:
         """The client's own objective on a private batch: ``(x, y)``, ``(tokens, y)`` or
@@ -99,7 +124,7 @@ class Client(nn.Module):
             z = self.encode(self.model, inp, mod, normalise=False)
             z_old = None
             if self.old is not None:
-                with torch.no_grad():
+                with torch.no_grad(), eval_mode(self.old):
                     z_old = self.encode(self.old, inp, mod, normalise=False)
             losses.append(global_contrast(z, same, other, z_old, 0.5))
         return torch.stack(losses).mean()
@@ -107,9 +132,7 @@ class Client(nn.Module):
 
 def embed_public(model: CLIP, x_pub: Tensor, t_pub: Tensor, batch: int = 1024) -> tuple:
     """``(P, D)`` unit image and text embeddings of the public pairs by ``model`` (eval mode)."""
-    was = model.training
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         a = torch.cat(
             [
                 Client.encode(model, x_pub[i : i + batch], "image")
@@ -122,7 +145,6 @@ def embed_public(model: CLIP, x_pub: Tensor, t_pub: Tensor, batch: int = 1024) -
                 for i in range(0, len(t_pub), batch)
             ]
         )
-    model.train(was)
     return a, b
 
 
@@ -168,51 +190,86 @@ def _batches(n: int, size: int, steps: int, g: torch.Generator):
         yield torch.randint(0, n, (min(size, n),), generator=g)
 
 
-class CreamFL:
-    """The federated loop: clients train locally, share public representations, the server
-    distils their contrastive-weighted ensemble.
+class CreamFL(Method):
+    """The server's training on the public pairs, with the clients' rounds as its inner loop.
+
+    ``loss(batch)``: the server's CLIP loss on a batch ``(images, tokens, rows)`` of the public
+    pairs, plus ``distill_weight`` times the squared distance of its unit embeddings to the
+    clients' aggregated representations of those rows (from the last round). ``after_step``:
+    every ``server_steps`` steps, the next round's clients train locally (``local_steps`` each,
+    their own Adam) and share their representations of the public set, which are aggregated.
 
     Args:
         server: the server's :class:`CLIP` model.
-        clients: the :class:`Client` s.
+        clients: the :class:`Client` s, each holding its private data.
+        public: ``(images, tokens)`` the public pairs (the same tensors ``fit`` is given).
         reg_weight: weight of the clients' regulariser (``interintra_weight``, 0.5 in the paper).
         distill_weight: weight of the server's MSE to the aggregated representations.
         aggregation: ``"con_w"`` (the paper) or ``"mean"``.
-        lr, batch_size: Adam's learning rate and the batch size of every local step.
+        lr, batch_size: the clients' Adam learning rate and the batch size of a local step.
+        local_steps: each client's steps per round. server_steps: server steps per round.
+        rounds: how many rounds the clients run (``None``: as many as ``fit``'s steps allow).
+        seed: seeds the clients' batches (round ``r`` uses ``seed * 100 + r``).
+
+    ``loss`` also reports ``{"clip", "distill"}``, which ``fit`` logs in ``History.metrics``;
+    ``history`` keeps each round's aggregation weights (:class:`Round`).
     """
+
+    input_kind = "federated"
 
     def __init__(
         self,
         server: CLIP,
         clients: Sequence[Client],
+        public: Sequence[Tensor],
         reg_weight: float = 0.5,
         distill_weight: float = 1.0,
         aggregation: str = "con_w",
         lr: float = 2e-3,
         batch_size: int = 128,
+        local_steps: int = 60,
+        server_steps: int = 40,
+        rounds: int | None = None,
+        seed: int = 0,
     ) -> None:
+        super().__init__()
         if aggregation not in ("con_w", "mean"):
             raise ValueError(f"aggregation must be 'con_w' or 'mean', got {aggregation!r}")
         if reg_weight < 0 or distill_weight < 0:
             raise ValueError("reg_weight and distill_weight must be >= 0")
-        self.server, self.clients = server, list(clients)
+        if local_steps < 0 or server_steps < 1:
+            raise ValueError(
+                f"local_steps must be >= 0 and server_steps >= 1, got {local_steps}, {server_steps}"
+            )
+        if len(public) < 2 or len(public[0]) != len(public[1]):
+            raise ValueError("public must be (images, tokens) with the same rows")
+        for k, c in enumerate(clients):
+            if not c.private:
+                raise ValueError(f"client {k} holds no private data (Client(..., private=...))")
+        self.server = server
+        self.clients = nn.ModuleList(clients)
+        self.register_buffer("public_images", public[0], persistent=False)
+        self.register_buffer("public_tokens", public[1], persistent=False)
         self.reg_weight, self.distill_weight = reg_weight, distill_weight
         self.aggregation, self.lr, self.batch_size = aggregation, lr, batch_size
-        self.server_opt = torch.optim.Adam(server.parameters(), lr=lr)
+        self.local_steps, self.server_steps, self.rounds = local_steps, server_steps, rounds
+        self.seed = seed
+        # the clients' own optimisers: the inner loop's, not fit's (which trains the server)
         self.client_opts = [torch.optim.Adam(c.parameters(), lr=lr) for c in self.clients]
+        self.targets: dict[str, Tensor | None] = {"image": None, "text": None}
         self.history: list[Round] = []
 
+    @property
+    def public(self) -> tuple[Tensor, Tensor]:
+        return self.public_images, self.public_tokens
+
     def local_round(
-        self,
-        k: int,
-        private: Sequence[Tensor],
-        public: Sequence[Tensor],
-        g: tuple[Tensor, Tensor],
-        steps: int,
-        gen: torch.Generator,
+        self, k: int, g: tuple[Tensor, Tensor], steps: int, gen: torch.Generator
     ) -> None:
-        """``steps`` local steps of client ``k``: its task on ``private`` + the regulariser."""
-        client, opt = self.clients[k], self.client_opts[k]
+        """``steps`` local steps of client ``k``: its task on its private data + the
+        regulariser on public rows against the server's embeddings ``g``."""
+        client, opt, public = self.clients[k], self.client_opts[k], self.public
+        private = client.private
         client.train()
         n_pub = len(public[0])
         for idx in _batches(len(private[0]), self.batch_size, steps, gen):
@@ -227,82 +284,92 @@ class CreamFL:
             opt.step()
             client.model.after_step(0)
 
-    def server_round(
-        self,
-        public: Sequence[Tensor],
-        targets: dict[str, Tensor | None],
-        steps: int,
-        gen: torch.Generator,
-    ) -> None:
-        """``steps`` server steps on the public pairs: CLIP + MSE to the aggregated targets."""
-        s = self.server
-        s.train()
-        for idx in _batches(len(public[0]), self.batch_size, steps, gen):
-            a = s.image_proj(s.image_encoder(public[0][idx]))
-            b = s.text_proj(s.text_encoder(public[1][idx]))
-            loss = clip_loss(a, b, s.temperature)
-            for z, name in ((a, "image"), (b, "text")):
-                if targets.get(name) is not None and self.distill_weight > 0:
-                    loss = (
-                        loss
-                        + self.distill_weight
-                        * F.mse_loss(F.normalize(z, dim=1), targets[name][idx])
-                        * z.shape[1]
-                    )  # per-row squared distance, not per coordinate
-            self.server_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.server_opt.step()
-            s.after_step(0)
-
-    def round(
-        self,
-        privates: Sequence[Sequence[Tensor]],
-        public: Sequence[Tensor],
-        local_steps: int,
-        server_steps: int,
-        seed: int = 0,
-    ) -> Round:
-        """One communication round; returns the aggregation weights it used."""
-        gen = torch.Generator().manual_seed(seed)
+    def client_round(self) -> Round:
+        """The clients' part of the next round: local training, then the aggregation of their
+        public representations into the server's targets. Returns the round's weights."""
+        gen = torch.Generator().manual_seed(self.seed * 100 + len(self.history))
+        public = self.public
         g_img, g_txt = embed_public(self.server, *public)
         reps: dict[str, list[Tensor]] = {"image": [], "text": []}
         rnd = Round(clients={"image": [], "text": []})
-        for k, client in enumerate(self.clients):
-            self.local_round(k, privates[k], public, (g_img, g_txt), local_steps, gen)
-            client.old = copy.deepcopy(client.model).eval()
-            v_img, v_txt = embed_public(client.model, *public)
-            for mod, v in (("image", v_img), ("text", v_txt)):
-                if mod in client.modalities:
-                    reps[mod].append(v)
-                    rnd.clients[mod].append(k)
-        targets = {}
+        with torch.enable_grad():
+            for k, client in enumerate(self.clients):
+                self.local_round(k, (g_img, g_txt), self.local_steps, gen)
+                client.old = copy.deepcopy(client.model).eval().requires_grad_(False)
+                v_img, v_txt = embed_public(client.model, *public)
+                for mod, v in (("image", v_img), ("text", v_txt)):
+                    if mod in client.modalities:
+                        reps[mod].append(v)
+                        rnd.clients[mod].append(k)
         for mod, other in (("image", g_txt), ("text", g_img)):
             if reps[mod]:
-                targets[mod], rnd.weights[mod] = aggregate(reps[mod], other, self.aggregation)
+                self.targets[mod], rnd.weights[mod] = aggregate(reps[mod], other, self.aggregation)
             else:
-                targets[mod] = None
-        self.server_round(public, targets, server_steps, gen)
+                self.targets[mod] = None
         self.history.append(rnd)
         return rnd
 
+    def _more_rounds(self) -> bool:
+        return self.rounds is None or len(self.history) < self.rounds
+
+    def loss(self, batch: Sequence[Tensor]) -> tuple[Tensor, dict[str, float]]:
+        if not isinstance(batch, (tuple, list)) or len(batch) < 3:
+            raise TypeError(
+                "CreamFL needs (images, tokens, rows) batches of the public set: "
+                "fit(model, (*public, torch.arange(len(public[0]))))"
+            )
+        if not self.history and self._more_rounds():
+            self.client_round()  # a round starts with the clients; the first one starts here
+        x, tokens, rows = batch[0], batch[1], batch[2]  # (N, C, H, W), (N, L), (N,)
+        s = self.server
+        a = s.image_proj(s.image_encoder(x))
+        b = s.text_proj(s.text_encoder(tokens))
+        clip = clip_loss(a, b, s.temperature)
+        distill = clip.new_zeros(())
+        for z, name in ((a, "image"), (b, "text")):
+            target = self.targets.get(name)
+            if target is not None and self.distill_weight > 0:
+                # per-row squared distance, not per coordinate
+                distill = distill + F.mse_loss(F.normalize(z, dim=1), target[rows]) * z.shape[1]
+        loss = clip + self.distill_weight * distill
+        return loss, {"clip": float(clip.detach()), "distill": float(distill.detach())}
+
+    @torch.no_grad()
+    def after_step(self, step: int) -> None:
+        self.server.after_step(step)
+        if (step + 1) % self.server_steps == 0 and self._more_rounds():
+            self.client_round()
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The server's image representation (its image encoder's output)."""
+        return self.server.embed(x)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import MLP
+
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+
+        def tiny() -> CLIP:
+            return CLIP(MLP(3 * 8 * 8, (16,), 8), TextEncoder(30, 8), embed_dim=8)
+
+        x = torch.rand(16, 3, 8, 8, generator=g)
+        tokens = torch.randint(1, 30, (16, 5), generator=g)
+        labels = torch.randint(0, 3, (16,), generator=g)
+        clients = [Client(tiny(), "image", (x[8:], labels[8:]), n_classes=3),
+                   Client(tiny(), "pair", (x[8:], tokens[8:]))]  # fmt: skip
+        public = (x[:8], tokens[:8])
+        model = cls(tiny(), clients, public, batch_size=4, local_steps=2, server_steps=1, rounds=2)
+        return Example(model, (*public, torch.arange(8)), public[0])
+
 
 @torch.no_grad()
-def image_to_text_r1(model: CLIP, x: Tensor, tokens: Tensor) -> float:
-    """Image -> text R@1: the fraction of images whose own caption (same row) scores highest."""
-    a, b = embed_public(model, x, tokens)
+def image_to_text_r1(model: CLIP | CreamFL, x: Tensor, tokens: Tensor) -> float:
+    """Image -> text R@1 of a CLIP model (or a CreamFL's server): the fraction of images whose
+    own caption (same row) scores highest."""
+    a, b = embed_public(getattr(model, "server", model), x, tokens)
     return float(((a @ b.T).argmax(dim=1) == torch.arange(len(a), device=a.device)).float().mean())
-
-
-def mean_weights(history: Sequence[Round], modality: str) -> dict[int, float]:
-    """Client index -> its mean ``con_w`` weight for ``modality`` over the rounds (what the
-    notebook's bars and its slider show)."""
-    out: dict[int, list[float]] = {}
-    for rnd in history:
-        if modality not in rnd.weights:
-            continue
-        for row, k in enumerate(rnd.clients[modality]):
-            out.setdefault(k, []).append(float(rnd.weights[modality][row].mean()))
-    return {k: sum(v) / len(v) for k, v in out.items()}
 
 
 METHOD = CreamFL

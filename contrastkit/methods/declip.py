@@ -106,17 +106,6 @@ def nearest_neighbours(queries: Tensor, bank: Tensor) -> Tensor:
     return bank[sims.argmax(dim=1)]
 
 
-def text_views(
-    caption: str, drop: float = 0.2, swap: float = 0.2, n: int = 4, seed: int = 0
-) -> list[str]:
-    """``n`` EDA views of one caption, as strings (the function behind the notebook's slider)."""
-    from ..data.captions import decode, tokenize
-
-    g = torch.Generator().manual_seed(seed)
-    tokens = tokenize([caption] * n)
-    return decode(eda(tokens, drop, swap, generator=g))
-
-
 class DeCLIP(CLIP):
     """CLIP plus multi-view, in-modality and nearest-neighbour supervision.
 
@@ -165,7 +154,6 @@ class DeCLIP(CLIP):
             nn.Linear(text_encoder.out_dim, 128), nn.ReLU(inplace=True), nn.Linear(128, 64)
         )
         self.queue = Queue(queue_size, embed_dim)
-        self.last_terms: dict[str, float] = {}
 
     def _image_views(self, x: Tensor) -> list[Tensor]:
         if self.views == 1 or self.image_augment is None:
@@ -177,7 +165,9 @@ class DeCLIP(CLIP):
             return [tokens]
         return [eda(tokens, self.text_drop, self.text_swap) for _ in range(self.views)]
 
-    def loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
+    def loss(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        """The weighted sum and its terms ``{"mv", "ss", "nn"}`` (unweighted; ``"ss"`` only when
+        ``w_ss > 0``, ``"nn"`` once the caption bank holds something)."""
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise TypeError("DeCLIP needs (images, tokens) batches: fit(model, (x, tokens))")
         x, tokens = batch[0], batch[1]
@@ -199,8 +189,7 @@ class DeCLIP(CLIP):
             total, terms["nn"] = total + self.w_nn * nn_loss, float(nn_loss.detach())
         if self.w_nn > 0:
             self.queue.push(v0.detach())
-        self.last_terms = terms
-        return total
+        return total, terms
 
 
 METHOD = DeCLIP

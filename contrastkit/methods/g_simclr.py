@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..models import MLP
 from ..prototypes import kmeans
-from . import images
+from .base import Example, Method, images
 from .simclr import SimCLR
 
 
@@ -120,7 +121,7 @@ def batch_fn_rates(
     return torch.tensor(rates)
 
 
-class GSimCLR(nn.Module):
+class GSimCLR(Method):
     """SimCLR trained on guided batches: at most one image per pseudo-class.
 
     ``fit`` must be given ``(x, pseudo)`` tensors and ``batch_size = pool * B``: each step the
@@ -138,6 +139,8 @@ class GSimCLR(nn.Module):
         >>> g = GSimCLR(SimCLR(MLP(64, (128,), 64), augment="digits"), batch_size=32)
         >>> ck.fit(g, (data.x, pseudo), steps=600, batch_size=4 * 32)
     """
+
+    input_kind = "clustered_images"
 
     def __init__(self, base: nn.Module, batch_size: int = 32) -> None:
         super().__init__()
@@ -165,6 +168,14 @@ class GSimCLR(nn.Module):
 
     def embed(self, x: Tensor) -> Tensor:
         return self.base.embed(x)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+        pseudo = torch.arange(16) % 4  # a pool of 16 with 4 pseudo-classes: batches of 4
+        model = cls(SimCLR(MLP(64, (32,), 16), proj_dim=8, augment="digits"), batch_size=4)
+        return Example(model, (x, pseudo), x)
 
 
 METHOD = GSimCLR

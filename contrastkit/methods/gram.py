@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from ..losses import gram_loss, gram_volume
 from .symile import MultiEncoder, PairwiseCLIP
 
-__all__ = ["GRAM", "PairwiseCLIP", "pair_cosine", "tuple_scores", "volume_of_cosines"]
+__all__ = ["GRAM", "PairwiseCLIP", "pair_cosine", "tuple_scores"]
 
 
 class GRAM(MultiEncoder):
@@ -100,38 +100,6 @@ def pair_cosine(model: MultiEncoder, batch: Sequence[Tensor], i: int, j: int) ->
     """Mean cosine between modalities ``i`` and ``j`` of the same tuples (matched pairs)."""
     r = model.encode(batch)
     return float(F.cosine_similarity(r[i], r[j], dim=1).mean())
-
-
-def volume_of_cosines(c01: float, c02: float, c12: float) -> dict:
-    """Three unit vectors with the given pairwise cosines: their volume and GRAM's pull.
-
-    The widget behind the notebook's sliders. ``det G = 1 + 2 c01 c02 c12 - c01^2 - c02^2 -
-    c12^2`` is concave in ``c12``, peaking at ``c12 = c01 c02``: lowering the volume of a true
-    tuple moves the non-anchor cosine ``c12`` *away* from ``c01 c02``, up when it is above,
-    down (towards anti-alignment) when it is below.
-
-    Returns:
-        ``{"feasible": bool (G is a valid Gram matrix), "volume": float (nan if not),
-        "vectors": (3, 3) tensor of vectors with these cosines (rows; nan if not),
-        "pull": the direction gradient descent on the volume moves c12: +1, -1 or 0}``.
-    """
-    for name, c in (("c01", c01), ("c02", c02), ("c12", c12)):
-        if not -1 <= c <= 1:
-            raise ValueError(f"{name} must be a cosine in [-1, 1], got {c}")
-    g = torch.tensor([[1, c01, c02], [c01, 1, c12], [c02, c12, 1]], dtype=torch.float64)
-    det = float(torch.linalg.det(g))
-    feasible = det >= -1e-12
-    vectors = torch.full((3, 3), float("nan"), dtype=torch.float64)
-    if feasible:  # G = L L^T: the rows of L are vectors with exactly these inner products
-        evals, evecs = torch.linalg.eigh(g)
-        vectors = evecs * evals.clamp(min=0).sqrt()
-    diff = c12 - c01 * c02
-    return {
-        "feasible": feasible,
-        "volume": max(det, 0.0) ** 0.5 if feasible else float("nan"),
-        "vectors": vectors,
-        "pull": 0 if abs(diff) < 1e-12 else (1 if diff > 0 else -1),
-    }
 
 
 METHOD = GRAM

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, views
 from ..distributed import global_nt_xent
 from ..losses import negative_cosine
-from .base import Method, images
+from .base import Example, Method, images
 from .byol_simsiam import BYOLSimSiam
 from .simclr import SimCLR
 
@@ -190,6 +190,14 @@ class Hallucinator(Method):
         """The representation used downstream: the base method's (the encoder's output)."""
         return self.base.embed(x)
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import SmallConvNet
+
+        torch.manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+        return Example(cls(SimCLR(SmallConvNet(widths=(8, 16)), proj_dim=16)), x, x)
+
 
 @torch.no_grad()
 def hardness(q: Tensor, k: Tensor, h: Tensor) -> dict[str, float]:
@@ -204,43 +212,6 @@ def hardness(q: Tensor, k: Tensor, h: Tensor) -> dict[str, float]:
         "cos_hk": float((h * k).sum(1).mean()),
         "cos_hq": float((h * q).sum(1).mean()),
     }
-
-
-@torch.no_grad()
-def explorer_state(
-    generator: PositiveGenerator, q: Tensor, k: Tensor, lam: float, basis: Tensor | None = None
-) -> dict:
-    """What the notebook's ratio explorer draws for one ``lam`` (pure, so tests call it too).
-
-    Args:
-        generator: a (trained) ``PositiveGenerator``; run in eval mode here, its mode restored.
-        q, k: ``(N, D)`` queries and their keys. lam: the extrapolation ratio to show.
-        basis: ``(D, 2)`` orthonormal directions to draw in; None: the top two principal
-            directions of the normalised ``[q; k]`` (pass the same basis for every ``lam`` so
-            that only the hallucinations move).
-
-    Returns:
-        ``{"q", "k", "g", "h": (N, 2) arrays of the normalised vectors in the basis, "basis",
-        "cos": hardness(q, k, h) plus "cos_gk" (the extrapolation before the MLP)}``.
-    """
-    if lam < 0:
-        raise ValueError(f"lam must be >= 0, got {lam!r}")
-    was_training = generator.training
-    generator.eval()
-    h = generator(q, k, lam)
-    generator.train(was_training)
-    qn, kn = F.normalize(q.float(), dim=1), F.normalize(k.float(), dim=1)
-    g = F.normalize(extrapolate(qn, kn, lam), dim=1)
-    if basis is None:
-        both = torch.cat([qn, kn])
-        basis = torch.linalg.svd(both - both.mean(0), full_matrices=False).Vh[:2].T  # (D, 2)
-    cos = hardness(q, k, h)
-    cos["cos_gk"] = float((g * kn).sum(1).mean())
-    points = {
-        name: (F.normalize(t.float(), dim=1) @ basis).numpy()
-        for name, t in (("q", qn), ("k", kn), ("g", g), ("h", h))
-    }
-    return {**points, "basis": basis, "cos": cos}
 
 
 METHOD = Hallucinator

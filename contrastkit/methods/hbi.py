@@ -49,6 +49,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models import SmallConvNet
+from ..utils import eval_mode
+from .base import Example, Method
 
 
 def _check_tokens(x: Tensor, name: str, ndim: int = 3) -> None:
@@ -309,12 +311,14 @@ class WordEncoder(nn.Module):
         return self.layer(h, src_key_padding_mask=tokens == 0)
 
 
-class HBI(nn.Module):
+class HBI(Method):
     """Video-text model: frame and word tokens, WTI InfoNCE, Banzhaf-interaction KL.
 
     The batch is ``(video (B, F, C, H, W), tokens (B, L))``. ``banzhaf_weight = 0`` gives plain
     WTI; ``pooling="mean"`` the CLIP-style baseline (mean-pooled frames and words, one cosine
-    per pair, same encoders), for which the Banzhaf term is not defined.
+    per pair, same encoders), for which the Banzhaf term is not defined. With the Banzhaf term,
+    ``loss`` also reports ``{"banzhaf_kl": the sum over levels, "banzhaf_kl_level<l>": each
+    level's}``, which ``fit`` logs in ``History.metrics``.
 
     Args:
         frames: frames per video. vocab_size: caption vocabulary size. dim: token width.
@@ -327,6 +331,8 @@ class HBI(nn.Module):
         events, phrases: groups of the second level (frames merged into ``events``
             contiguous segments; words into ``phrases`` groups by similarity).
     """
+
+    input_kind = "video_text"
 
     def __init__(
         self,
@@ -360,8 +366,6 @@ class HBI(nn.Module):
         self.pooling, self.samples, self.banzhaf_pairs = pooling, samples, banzhaf_pairs
         self.banzhaf_weight, self.banzhaf_temperature = banzhaf_weight, banzhaf_temperature
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)))
-        self.last_banzhaf_kl = float("nan")
-        self.last_banzhaf_kls: list[float] = []
 
     def tokens(self, video: Tensor, text: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Unit frame tokens ``(B, F, D)``, unit word tokens ``(B, L, D)``, word mask."""
@@ -396,7 +400,9 @@ class HBI(nn.Module):
         fw = self.frame_score(v).squeeze(-1)[None]  # (1, Bv, F)
         return wti_score(sim, ww, fw, mask[:, None], None)
 
-    def loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
+    def loss(self, batch: tuple[Tensor, Tensor]) -> Tensor | tuple[Tensor, dict[str, float]]:
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise TypeError("HBI needs (video, tokens) batches: fit(model, (video, tokens))")
         video, text = batch[0], batch[1]
         v, t, mask = self.tokens(video, text)
         scale = self.log_scale.clamp(0, math.log(100)).exp()
@@ -414,9 +420,9 @@ class HBI(nn.Module):
                     target_b = banzhaf_interaction(sim, ww, fw, ml, self.samples)
                 kls.append(banzhaf_kl(sim, target_b, ml, self.banzhaf_temperature))
             kl = sum(kls)
-            self.last_banzhaf_kls = [float(x.detach()) for x in kls]
-            self.last_banzhaf_kl = float(kl.detach())
+            parts = {f"banzhaf_kl_level{i}": float(x.detach()) for i, x in enumerate(kls, 1)}
             loss = loss + self.banzhaf_weight * kl
+            return loss, {"banzhaf_kl": float(kl.detach()), **parts}
         return loss
 
     @torch.no_grad()
@@ -424,11 +430,13 @@ class HBI(nn.Module):
         self, video: Tensor, text: Tensor, level: int = 1, samples: int = 64, seed: int = 0
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """For matched pairs at one level: the similarity map ``S (B, L', F')``, the Banzhaf
-        map ``B``, and each frame's and word's group (see :meth:`level_tokens`)."""
-        v, t, mask = self.tokens(video, text)
-        v, t, mask, fa, wa = self.level_tokens(v, t, mask, level)
-        sim = torch.einsum("bld,bfd->blf", t, v)
-        ww, fw = self.word_score(t).squeeze(-1), self.frame_score(v).squeeze(-1)
+        map ``B``, and each frame's and word's group (see :meth:`level_tokens`). In eval mode
+        (each submodule's mode is restored afterwards)."""
+        with eval_mode(self):
+            v, t, mask = self.tokens(video, text)
+            v, t, mask, fa, wa = self.level_tokens(v, t, mask, level)
+            sim = torch.einsum("bld,bfd->blf", t, v)
+            ww, fw = self.word_score(t).squeeze(-1), self.frame_score(v).squeeze(-1)
         g = torch.Generator().manual_seed(seed)
         return sim, banzhaf_interaction(sim, ww, fw, mask, samples, g), fa, wa
 
@@ -436,102 +444,38 @@ class HBI(nn.Module):
     def interaction_map(
         self, video: Tensor, text: Tensor, samples: int = 64, seed: int = 0
     ) -> tuple[Tensor, Tensor]:
-        """For matched pairs: the similarity map ``S (B, L, F)`` and the Banzhaf map ``B``."""
+        """For matched pairs: the similarity map ``S (B, L, F)`` and the Banzhaf map ``B`` (eval
+        mode)."""
         return self.level_map(video, text, 1, samples, seed)[:2]
 
     @torch.no_grad()
     def similarity(self, video: Tensor, text: Tensor, batch_size: int = 256) -> Tensor:
-        """``(N_text, N_video)`` retrieval scores, in eval mode, in blocks."""
-        self.eval()
-        vs, ts, ms = [], [], []
-        for i in range(0, len(video), batch_size):
-            v, t, m = self.tokens(video[i : i + batch_size], text[i : i + batch_size])
-            vs.append(v)
-            ts.append(t)
-            ms.append(m)
-        v, t, m = torch.cat(vs), torch.cat(ts), torch.cat(ms)
-        rows = [self.scores(v, t[i : i + 64], m[i : i + 64]) for i in range(0, len(t), 64)]
+        """``(N_text, N_video)`` retrieval scores, in eval mode (each submodule's mode is
+        restored afterwards), in blocks."""
+        with eval_mode(self):
+            vs, ts, ms = [], [], []
+            for i in range(0, len(video), batch_size):
+                v, t, m = self.tokens(video[i : i + batch_size], text[i : i + batch_size])
+                vs.append(v)
+                ts.append(t)
+                ms.append(m)
+            v, t, m = torch.cat(vs), torch.cat(ts), torch.cat(ms)
+            rows = [self.scores(v, t[i : i + 64], m[i : i + 64]) for i in range(0, len(t), 64)]
         return torch.cat(rows)
 
     def embed(self, video: Tensor) -> Tensor:
         """A video's mean frame token (for kNN / PCA figures)."""
         return self.video_encoder(video).mean(1)
 
-
-def interaction_view(
-    model: HBI, video: Tensor, text: Tensor, samples: int = 16, seed: int = 0
-) -> tuple[Tensor, Tensor]:
-    """One matched pair's similarity map ``S (L, F)`` and Banzhaf map ``B (L, F)`` (real words
-    only), with ``samples`` coalitions. Pure (seeded): the notebook's widgets call it.
-
-    Args:
-        video: ``(F, C, H, W)`` one video. text: ``(L,)`` its caption's token ids.
-    """
-    model.eval()
-    sim, banzhaf = model.interaction_map(video[None], text[None], samples, seed)
-    real = text != 0
-    return sim[0][real].cpu(), banzhaf[0][real].cpu()
-
-
-def _span(frames: list[int]) -> str:
-    if frames == list(range(frames[0], frames[-1] + 1)) and len(frames) > 1:
-        return f"f{frames[0]}-f{frames[-1]}"
-    return ",".join(f"f{f}" for f in frames)
-
-
-def level_view(
-    model: HBI,
-    video: Tensor,
-    text: Tensor,
-    level: int = 1,
-    samples: int = 16,
-    seed: int = 0,
-    words: list[str] | None = None,
-) -> dict:
-    """One matched pair's maps at one level of the hierarchy, with labels. Pure (seeded): the
-    notebook's level selector calls it.
-
-    Args:
-        video: ``(F, C, H, W)`` one video. text: ``(L,)`` its caption's token ids.
-        level: 1 (words x frames) or 2 (phrases x events).
-        words: the vocabulary (id -> word) for the labels; ``None``: the ids.
-
-    Returns:
-        ``{"sim", "banzhaf"}``: ``(rows, cols)`` maps over the real words / phrases and the
-        frames / events; ``"rows"``, ``"cols"``: their labels (level 1: ``"red [p1]"`` and
-        ``"f3 [e0]"`` name the phrase and event a token joins at level 2; level 2: a phrase's
-        words, an event's frames); ``"word_group"``, ``"frame_group"``: each real word's and
-        frame's level-2 group.
-    """
-    if level not in (1, 2):
-        raise ValueError(f"level must be 1 or 2, got {level!r}")
-    model.eval()
-    sim, banzhaf, _, _ = model.level_map(video[None], text[None], level, samples, seed)
-    _, _, fa, wa = model.level_map(video[None], text[None], 2, 1, seed)
-    real = text.cpu() != 0
-    ids = text.cpu()[real].tolist()
-    names = [words[k] if words is not None else str(k) for k in ids]
-    wg, fg = wa[0].cpu()[real].tolist(), fa[0].cpu().tolist()
-    if level == 1:
-        rows = [f"{w} [p{g}]" for w, g in zip(names, wg, strict=True)]
-        cols = [f"f{f} [e{g}]" for f, g in enumerate(fg)]
-        keep = real
-    else:
-        keep = torch.tensor([g in wg for g in range(sim.shape[1])])
-        rows = [
-            " ".join(w for w, h in zip(names, wg, strict=True) if h == g)
-            for g in range(sim.shape[1])
-            if g in wg
-        ]
-        cols = [_span([f for f, h in enumerate(fg) if h == g]) for g in range(sim.shape[2])]
-    return {
-        "sim": sim[0].cpu()[keep],
-        "banzhaf": banzhaf[0].cpu()[keep],
-        "rows": rows,
-        "cols": cols,
-        "word_group": wg,
-        "frame_group": fg,
-    }
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        video = torch.rand(6, 3, 3, 16, 16, generator=g)  # (B, F, C, H, W)
+        text = torch.randint(1, 12, (6, 5), generator=g)
+        text[:, 4:] = 0  # padding
+        model = cls(3, 12, dim=16, samples=2, banzhaf_pairs=4, levels=2, events=2, phrases=2)
+        return Example(model, (video, text), video)
 
 
 METHOD = HBI

@@ -42,7 +42,9 @@ from torch import Tensor, nn
 
 from ..augment import AugmentConfig, views
 from ..losses import class_pair_nce
-from ..models import projection_head
+from ..models import MLP, projection_head
+from ..utils import eval_mode
+from .base import Example, Method
 
 PAIRINGS = ("arbitrary", "distinct", "identical")
 
@@ -103,7 +105,7 @@ class PairGate(nn.Module):
         return self.mlp(e).sigmoid()  # (N, D)
 
 
-class Hydra(nn.Module):
+class Hydra(Method):
     """Encoder + projector + pair gate, trained with :func:`class_pair_nce` on two views.
 
     Args:
@@ -123,6 +125,8 @@ class Hydra(nn.Module):
         >>> model = Hydra(SmallConvNet(), num_classes=10, pairing="distinct")
         >>> hist = fit(model, shapes, steps=200)        # shapes: an ImageData
     """
+
+    input_kind = "class_labelled_images"  # (x, y); built with the number of classes
 
     def __init__(
         self,
@@ -168,11 +172,8 @@ class Hydra(nn.Module):
     @torch.no_grad()
     def project(self, x: Tensor) -> Tensor:
         """The unit-normalised projections ``u`` (the space the gates act on), ``(N, proj_dim)``."""
-        was = self.training
-        self.eval()
-        u = F.normalize(self.projector(self.encoder(x)), dim=1)
-        self.train(was)
-        return u
+        with eval_mode(self):
+            return F.normalize(self.projector(self.encoder(x)), dim=1)
 
     @torch.no_grad()
     def gate_table(self) -> Tensor:
@@ -181,14 +182,19 @@ class Hydra(nn.Module):
         device = self.projector[-1].weight.device
         if self.gate is None:
             return torch.ones(c, c, dim, device=device)
-        was = self.gate.training
-        self.gate.eval()  # BatchNorm's running statistics, not this table's
         a, b = torch.meshgrid(
             torch.arange(c, device=device), torch.arange(c, device=device), indexing="ij"
         )
-        table = self.gate(a.flatten(), b.flatten()).view(c, c, dim)
-        self.gate.train(was)
-        return table
+        with eval_mode(self.gate):  # BatchNorm's running statistics, not this table's
+            return self.gate(a.flatten(), b.flatten()).view(c, c, dim)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        x, y = torch.rand(12, 1, 8, 8, generator=g), torch.arange(12) % 3
+        model = cls(MLP(64, (32,), 16), num_classes=3, proj_dim=8, augment="digits")
+        return Example(model, (x, y), x)
 
 
 def gate_overlap(table: Tensor) -> Tensor:
@@ -202,42 +208,6 @@ def gate_overlap(table: Tensor) -> Tensor:
         raise ValueError(f"table must have shape (C, C, D), got {tuple(table.shape)}")
     profile = F.normalize(table.square().mean(dim=1), dim=1)  # (C, D)
     return profile @ profile.T
-
-
-def pair_view(u: Tensor, y: Tensor, gate: Tensor, a: int, b: int) -> dict:
-    """What the explorer draws for the class pair ``(a, b)``: the gated subspace in 2-D.
-
-    The unit embeddings are multiplied by the pair's gate (``gate * u``, the vectors whose dot
-    products the loss uses), then projected on the top two principal directions of the gated
-    points of classes ``a`` and ``b``.
-
-    Args:
-        u: ``(N, D)`` unit embeddings (``Hydra.project``). y: ``(N,)`` labels.
-        gate: ``(D,)`` the pair's gate (``gate_table()[a, b]``). a, b: the two classes.
-
-    Returns:
-        ``xy`` ``(N, 2)`` coordinates; ``group`` ``(N,)`` 0 for class a, 1 for class b, 2 for
-        the rest; ``cos_ab`` the mean gated cosine between a's and b's points; ``open`` the
-        number of dimensions with gate > 0.5.
-    """
-    if u.ndim != 2 or gate.shape != (u.shape[1],):
-        raise ValueError(
-            f"gate must have shape ({u.shape[1]},) to match u, got {tuple(gate.shape)}"
-        )
-    u, y, gate = u.detach().float().cpu(), y.detach().cpu(), gate.detach().float().cpu()
-    gz = u * gate  # (N, D)
-    in_a, in_b = y == a, y == b
-    sel = gz[in_a | in_b]
-    if sel.shape[0] < 2:
-        raise ValueError(f"classes a={a} and b={b} need at least two points between them")
-    centre = sel.mean(dim=0)
-    _, _, vt = torch.linalg.svd(sel - centre, full_matrices=False)
-    xy = (gz - centre) @ vt[:2].T  # (N, 2)
-    group = torch.full((u.shape[0],), 2, dtype=torch.long)
-    group[in_b], group[in_a] = 1, 0  # a wins when a == b
-    ga, gb = F.normalize(gz[in_a], dim=1), F.normalize(gz[in_b], dim=1)
-    cos_ab = float((ga @ gb.T).mean()) if len(ga) and len(gb) else float("nan")
-    return {"xy": xy, "group": group, "cos_ab": cos_ab, "open": int((gate > 0.5).sum())}
 
 
 METHOD = Hydra

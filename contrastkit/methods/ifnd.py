@@ -30,8 +30,10 @@ from torch import Tensor, nn
 
 from ..augment import AugmentConfig, views
 from ..losses import supcon
-from ..models import projection_head
+from ..models import SmallConvNet, projection_head
 from ..prototypes import kmeans
+from ..utils import eval_mode
+from .base import Example, Method
 
 
 def accepted_fraction(step: int, total: int, final: float = 1.0, start: float = 0.0) -> float:
@@ -112,7 +114,7 @@ def detection_quality(labels: Tensor, truth: Tensor) -> dict[str, float]:
     }
 
 
-class IFND(nn.Module):
+class IFND(Method):
     """SimCLR whose detected false negatives are eliminated (or attracted), found by k-means.
 
     Args:
@@ -131,6 +133,8 @@ class IFND(nn.Module):
         proj_dim, temperature, augment: as in SimCLR.
         seed: seeds each k-means (plus the step, so successive clusterings differ).
     """
+
+    input_kind = "pseudo_labelled_images"  # (images, row ids) into the cluster labels it keeps
 
     def __init__(
         self,
@@ -191,18 +195,28 @@ class IFND(nn.Module):
         if (step + 1) % self.every != 0 or step + 1 >= self.steps:
             return
         fraction = accepted_fraction(step + 1, self.steps, self.final_fraction, self.start)
-        was_training = self.training
-        self.eval()
         # cluster where the loss lives: the projection, whose geometry is the trained one (the
         # encoder's features keep nuisances such as colour, and cluster by them)
-        z = torch.cat([self.projector(self.encoder(c)) for c in self.data.split(1024)])
-        self.train(was_training)
+        z = self.project(self.data)
         labels = pseudo_labels(z.float().cpu(), self.n_clusters, fraction, seed=self.seed + step)
         self.labels.copy_(labels.to(self.labels.device))
         entry = {"step": step + 1, "fraction": fraction}
         if self.truth is not None:
             entry.update(detection_quality(labels, self.truth))
         self.log.append(entry)
+
+    @torch.no_grad()
+    def project(self, x: Tensor) -> Tensor:
+        """The projections ``g(f(x))`` ``(N, proj_dim)`` that IFND clusters, in eval mode."""
+        with eval_mode(self):
+            return torch.cat([self.projector(self.encoder(c)) for c in x.split(1024)])
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+        model = cls(SmallConvNet(widths=(8, 16)), x, steps=4, n_clusters=2, recluster_every=2)
+        return Example(model, (x, torch.arange(8)), x)
 
 
 METHOD = IFND

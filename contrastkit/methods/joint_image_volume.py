@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from ..losses import swav_loss
 from ..models import projection_head
 from ..prototypes import Prototypes
-from . import images
+from .base import Example, Method, images
 
 
 def shift_volumes(
@@ -118,10 +118,12 @@ class SliceTransformer(nn.Module):
         return w
 
 
-class JointImageVolume(nn.Module):
+class JointImageVolume(Method):
     """One 2-D encoder for slices and volumes: 2-D SwAV + 3-D SwAV + masked slice prediction.
 
-    Batches are volumes ``(B, D, S, S)`` (a Tensor, or the first element of a tuple).
+    Batches are volumes ``(B, D, S, S)`` (a Tensor, or the first element of a tuple); ``embed``
+    takes 2-D slices ``(N, 1, S, S)``. ``loss`` also returns its three parts (``2d``, ``3d``,
+    ``mask``; 0 for a part whose weight is 0), which ``fit`` logs.
 
     Args:
         encoder: a 2-D encoder of one-channel slices with an ``out_dim`` (e.g.
@@ -140,6 +142,8 @@ class JointImageVolume(nn.Module):
         >>> model = JointImageVolume(SmallConvNet(1, (16, 32, 64)), depth=12)
         >>> hist = ck.fit(model, volumes.x, steps=300, batch_size=32)
     """
+
+    input_kind = "volumes"
 
     def __init__(
         self,
@@ -172,7 +176,6 @@ class JointImageVolume(nn.Module):
         self.temperature, self.eps = temperature, eps
         self.mask_ratio, self.weights = mask_ratio, tuple(float(w) for w in weights)
         self.max_shift, self.noise = max_shift, noise
-        self.last: dict[str, float] = {}
 
     def slice_embeddings(self, x: Tensor) -> Tensor:
         """Volumes ``(B, D, S, S)`` -> slice embeddings ``(B, D, E)``."""
@@ -186,7 +189,7 @@ class JointImageVolume(nn.Module):
         pred = self.predictor(out[mask])  # (M, E)
         return (pred - h.detach()[mask]).square().sum(1).mean(), pred
 
-    def loss(self, batch: Tensor | tuple) -> Tensor:
+    def loss(self, batch: Tensor | tuple) -> tuple[Tensor, dict[str, float]]:
         x = images(batch)
         if x.ndim != 4:
             raise ValueError(f"batch must be volumes (B, D, S, S), got {tuple(x.shape)}")
@@ -211,8 +214,7 @@ class JointImageVolume(nn.Module):
             mask = random_token_mask(2 * b, d, self.mask_ratio, x.device)
             lm, _ = self.masked_prediction_loss(h, mask)
             total, parts["mask"] = total + wm * lm, float(lm.detach())
-        self.last = parts
-        return total
+        return total, parts
 
     def after_step(self, step: int) -> None:
         self.prototypes_2d.normalize_()
@@ -230,6 +232,16 @@ class JointImageVolume(nn.Module):
         """Volumes -> the mean of their slice embeddings ``(B, E)`` (order-blind baseline)."""
         return self.slice_embeddings(x).mean(1)
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import MLP
+
+        torch.manual_seed(seed)
+        x = torch.rand(8, 4, 6, 6, generator=torch.Generator().manual_seed(seed))  # 8 volumes
+        model = cls(MLP(36, (16,), 8), depth=4, dim=8, width=16, n_prototypes_2d=4,
+                    n_prototypes_3d=3)  # fmt: skip
+        return Example(model, x, x[:, :1])  # embed: 2-D slices (N, 1, S, S)
+
 
 def mean_predictor_mse(h: Tensor) -> float:
     """The masked-prediction floor: MSE (summed over dimensions) of predicting every slice
@@ -243,14 +255,6 @@ def prototype_histogram(scores: Tensor) -> Tensor:
     fractions; pure, for the notebook's assignment histogram."""
     k = scores.shape[1]
     return torch.bincount(scores.argmax(1), minlength=k).float() / max(1, scores.shape[0])
-
-
-def slice_view(x: Tensor, z: int) -> Tensor:
-    """Slice ``z`` of volume ``x (D, S, S)`` for the notebook's scroller; raises on a bad
-    ``z`` (pure: a test calls it)."""
-    if not isinstance(z, int) or not 0 <= z < x.shape[0]:
-        raise ValueError(f"z must be an int in [0, {x.shape[0] - 1}], got {z!r}")
-    return x[z]
 
 
 METHOD = JointImageVolume

@@ -48,6 +48,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses import clip_loss
+from ..models import MLP
+from ..utils import eval_mode
+from .base import Example, Method
 
 __all__ = [
     "M5Product",
@@ -57,7 +60,6 @@ __all__ = [
     "corrupt_entries",
     "scale_weights",
     "similarity_graph",
-    "weights_view",
 ]
 
 WEIGHTINGS = ("equal", "scale", "agreement")
@@ -184,39 +186,7 @@ def corrupt_entries(
     return out, corrupted
 
 
-def weights_view(
-    h: Tensor, present: Tensor, sharpness: float, bias: Tensor | None = None
-) -> dict[str, Tensor]:
-    """One sample's similarity graph and its three weightings, for the notebook's controls.
-
-    Args:
-        h: ``(M, D)`` the sample's modality embeddings. present: ``(M,)`` bool, the modalities
-            kept (missing or dropped ones False). sharpness, bias: the learned ``s`` and ``b``.
-
-    Returns:
-        ``{"graph": (M, M), "equal": (M,), "scale": (M,), "agreement": (M,)}``, each weighting
-        normalised to sum 1 over the present modalities (0 elsewhere).
-
-    Raises:
-        ValueError: mismatched shapes or no modality present.
-    """
-    if h.ndim != 2 or present.shape != (h.shape[0],):
-        raise ValueError(
-            f"h must be (M, D) and present (M,), got {tuple(h.shape)}, {tuple(present.shape)}"
-        )
-    if not present.any():
-        raise ValueError("present must keep at least one modality")
-    hh, mk = h[None].float(), present[None].bool()
-    scale = scale_weights(hh, mk)[0]
-    return {
-        "graph": similarity_graph(hh, mk)[0],
-        "equal": mk[0].float() / mk.sum(),
-        "scale": scale / scale.sum().clamp(min=1e-12),
-        "agreement": agreement_weights(hh, mk, sharpness, bias)[0],
-    }
-
-
-class M5Product(nn.Module):
+class M5Product(Method):
     """Per-modality encoders, a weighted fusion, and the leave-one-out contrastive loss.
 
     Args:
@@ -235,6 +205,8 @@ class M5Product(nn.Module):
         >>> model = M5Product([img_enc, txt_enc, audio_enc], weighting="agreement")
         >>> fit(model, (*data.tensors(), data.mask), steps=300)
     """
+
+    input_kind = "modalities"  # the modality tensors, then the (N, M) bool mask of present ones
 
     def __init__(
         self,
@@ -310,15 +282,13 @@ class M5Product(nn.Module):
         self, inputs: Sequence[Tensor], mask: Tensor, batch_size: int = 1024
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Eval-mode ``(fused (N, D), per-modality h (N, M, D), weights (N, M))`` on the CPU."""
-        was = self.training
-        self.eval()
         dev = self.bias.device
         out = []
-        for s in range(0, len(mask), batch_size):
-            h = self.encode([x[s : s + batch_size].to(dev) for x in inputs])
-            mk = mask[s : s + batch_size].to(dev)
-            out.append((self.fuse(h, mk).cpu(), h.cpu(), self.weights(h, mk).cpu()))
-        self.train(was)
+        with eval_mode(self):
+            for s in range(0, len(mask), batch_size):
+                h = self.encode([x[s : s + batch_size].to(dev) for x in inputs])
+                mk = mask[s : s + batch_size].to(dev)
+                out.append((self.fuse(h, mk).cpu(), h.cpu(), self.weights(h, mk).cpu()))
         return tuple(torch.cat(parts) for parts in zip(*out))
 
     def embed(self, batch: Sequence[Tensor]) -> Tensor:
@@ -326,6 +296,19 @@ class M5Product(nn.Module):
         *inputs, mask = batch
         h = self.encode(inputs)
         return self.fuse(h, mask)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        """Three toy modalities (vectors of 6, 4 and 5 numbers), 8 rows with the last two
+        modalities missing from some, and the same tuple for ``embed``."""
+        g = torch.Generator().manual_seed(seed)
+        inputs = [torch.randn(8, d, generator=g) for d in (6, 4, 5)]
+        mask = torch.ones(8, 3, dtype=torch.bool)
+        mask[::3, 1] = mask[1::3, 2] = False
+        torch.manual_seed(seed)
+        model = cls([MLP(d, (16,), 8) for d in (6, 4, 5)], embed_dim=8)
+        batch = (*inputs, mask)
+        return Example(model, batch, batch)
 
 
 METHOD = M5Product

@@ -32,6 +32,7 @@ from ..augment import AugmentConfig, augment
 from ..data import load_digits
 from ..losses import mlcd_loss
 from ..prototypes import Prototypes, kmeans
+from .base import Example, Method
 
 __all__ = [
     "MLCD",
@@ -119,7 +120,7 @@ def label_informativeness(
     return multilabel_map(scores, test_targets)
 
 
-class MLCD(nn.Module):
+class MLCD(Method):
     """Encoder + ``K`` learnable class centres trained on offline multi-label pseudo-labels.
 
     The batch is ``(x, index)``: images and their rows in the training set, whose ``k`` labels
@@ -131,6 +132,8 @@ class MLCD(nn.Module):
         single_label: the baseline: softmax cross-entropy on the closest centre only.
         augment: an ``AugmentConfig`` or preset name (one augmented view per step), or None.
     """
+
+    input_kind = "pseudo_labelled_images"
 
     def __init__(
         self,
@@ -174,6 +177,17 @@ class MLCD(nn.Module):
 
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import MLP
+
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        x = torch.rand(8, 1, 8, 16, generator=g)  # two-digit canvases
+        model = cls(MLP(128, (32,), 16), n_clusters=6)
+        model.set_labels(torch.rand(8, 6, generator=g).argsort(1)[:, :2])  # k = 2 per canvas
+        return Example(model, (x, torch.arange(8)), x)
 
 
 METHOD = MLCD

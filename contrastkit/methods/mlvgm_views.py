@@ -37,9 +37,9 @@ from torch import Tensor, nn
 from ..distributed import global_nt_xent
 from ..generators import LEVELS, STANDARD_STRENGTH, LatentLevelsGenerator, vector_augment
 from ..models import MLP, projection_head
-from . import images
+from .base import Example, Method, images
 
-__all__ = ["MODES", "GeneratedViews", "generated_pairs", "level_shares", "view_explorer"]
+__all__ = ["MODES", "GeneratedViews", "generated_pairs", "level_shares"]
 
 MODES = ("continuous", "pairs", "augment")
 
@@ -68,7 +68,7 @@ def generated_pairs(
     return x, generator.decode(moved, seed=seed + 2), latents["class"]
 
 
-class GeneratedViews(nn.Module):
+class GeneratedViews(Method):
     """SimCLR whose positive pairs come from a generator (or, as the baseline, from augmentation).
 
     Args:
@@ -88,6 +88,8 @@ class GeneratedViews(nn.Module):
         >>> model = GeneratedViews(gen, mode="continuous", perturb=("mid", "local"))
         >>> ck.fit(model, torch.zeros(256, 1), steps=300, batch_size=256)  # data: just a size
     """
+
+    input_kind = "vectors"  # real rows ("augment"), or only the batch size ("continuous")
 
     def __init__(
         self,
@@ -148,6 +150,13 @@ class GeneratedViews(nn.Module):
         """The representation used downstream: the encoder's output."""
         return self.encoder(x)
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        gen = LatentLevelsGenerator(seed=seed)
+        model = cls(gen, MLP(gen.dim, (16,), 8), proj_dim=8, seed=seed)
+        return Example(model, torch.zeros(8, 1), gen.sample(8, seed=seed + 1).x)
+
 
 @torch.no_grad()
 def level_shares(
@@ -167,57 +176,6 @@ def level_shares(
         moved = generator.decode(generator.resample(latents, [lv], seed=seed + 1 + k), seed=seed)
         shares[lv] = float((moved - x).pow(2).sum(1).mean()) / total
     return shares
-
-
-@torch.no_grad()
-def view_explorer(
-    generator: LatentLevelsGenerator,
-    perturb,
-    scale: float | None,
-    n: int = 8,
-    n_views: int = 6,
-    basis: Tensor | None = None,
-    seed: int = 0,
-) -> dict:
-    """What the notebook's view explorer draws (pure, so tests call it too).
-
-    ``n`` anchors and ``n_views`` views of each (the ``perturb`` levels redrawn, or nudged by
-    ``scale``), projected on ``basis`` (None: the top two principal directions of a fresh
-    sample; pass the same one every time so that only the views move).
-
-    Returns:
-        ``{"anchors": (n, 2), "views": (n, n_views, 2), "y": (n,), "view_y": (n, n_views),
-        "same_class": fraction of views that keep the anchor's class, "distance": mean distance
-        from a view to its anchor relative to the mean distance between two anchors, "basis"}``.
-    """
-    perturb = tuple(perturb)
-    if scale is not None and scale < 0:
-        raise ValueError(f"scale must be >= 0 or None, got {scale!r}")
-    if not perturb:  # nothing perturbed: each view is its anchor (up to output noise)
-        perturb, scale = ("local",), 0.0
-    latents = generator.sample_latents(n, seed=seed)
-    x = generator.decode(latents, seed=seed)  # (n, D)
-    views, view_y = [], []
-    for v in range(n_views):
-        moved = generator.resample(latents, perturb, seed=seed + 11 + v, scale=scale)
-        views.append(generator.decode(moved, seed=seed + 101 + v))
-        view_y.append(moved["class"])
-    views_t = torch.stack(views, 1)  # (n, n_views, D)
-    view_y_t = torch.stack(view_y, 1)  # (n, n_views)
-    if basis is None:
-        ref = generator.sample(500, seed=seed + 7).x
-        basis = torch.linalg.svd(ref - ref.mean(0), full_matrices=False).Vh[:2].T  # (D, 2)
-    between = torch.cdist(x, x).sum() / max(n * (n - 1), 1)
-    distance = float((views_t - x[:, None]).norm(dim=2).mean() / between)
-    return {
-        "anchors": (x @ basis).numpy(),
-        "views": (views_t @ basis).numpy(),
-        "y": latents["class"].numpy(),
-        "view_y": view_y_t.numpy(),
-        "same_class": float((view_y_t == latents["class"][:, None]).float().mean()),
-        "distance": distance,
-        "basis": basis,
-    }
 
 
 METHOD = GeneratedViews

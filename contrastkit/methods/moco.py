@@ -26,8 +26,7 @@ statistics instead of content.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -37,11 +36,10 @@ from ..augment import AugmentConfig, views
 from ..blocks import MomentumEncoder, Queue
 from ..distributed import gather_with_grad
 from ..losses import info_nce
-from ..models import projection_head
-from .base import Method, images
+from .base import Example, TwoViewMethod, images
 
 
-class MoCo(Method):
+class MoCo(TwoViewMethod):
     """Query encoder + projector trained by InfoNCE against a momentum key encoder and a queue.
 
     Args:
@@ -57,6 +55,10 @@ class MoCo(Method):
             enter the queue). Off in MoCo v2; it doubles the training signal per image.
         key_splits: the key batch is shuffled and encoded in this many sub-batches (the
             single-device stand-in for MoCo's shuffling BN). 1 switches it off.
+
+    Unlike its siblings, the two views go through different networks (the query path and the
+    momentum key encoder), so MoCo writes ``loss`` itself; ``TwoViewMethod`` gives it the
+    encoder, the projector, the augmentation and ``embed``.
 
     Example:
         >>> model = MoCo(SmallConvNet(), queue_size=1024, momentum=0.99)
@@ -74,17 +76,14 @@ class MoCo(Method):
         symmetric: bool = False,
         key_splits: int = 2,
     ) -> None:
-        super().__init__()
         if key_splits < 1:
             raise ValueError(f"key_splits must be >= 1, got {key_splits}")
         if queue_size < 0:
             raise ValueError(f"queue_size must be >= 0 (0: in-batch negatives), got {queue_size}")
-        self.encoder = encoder
-        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
+        super().__init__(encoder, proj_dim, augment)
         self.key_encoder = MomentumEncoder(self.online, momentum)  # a copy; never trained
         self.queue = Queue(queue_size, proj_dim) if queue_size else None
         self.temperature = temperature
-        self.augment = augment
         self.symmetric = symmetric
         self.key_splits = key_splits
         self._keys: Tensor | None = None  # this step's keys, queued by after_step
@@ -130,59 +129,13 @@ class MoCo(Method):
             self.queue.push(gather_with_grad(self._keys))
         self._keys = None
 
-    def embed(self, x: Tensor) -> Tensor:
-        """The representation used downstream: the query encoder's output, before the head."""
-        return self.encoder(x)
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import SmallConvNet
 
-
-def explorer_state(
-    queue_size: int,
-    batch_size: int,
-    momentum: float,
-    measured: Mapping[tuple[int, float], float] | None = None,
-) -> dict:
-    """How stale a queue is, for the notebook's explorer (pure, so tests call it too).
-
-    The queue holds ``ceil(K / B)`` batches of keys; the batch written ``a`` steps ago came from
-    a key encoder of which only a fraction ``m ** a`` is left in today's (every EMA step keeps
-    ``m`` of the old weights). ``K = 0`` is the in-batch ablation: no queue, the negatives are
-    the other ``B - 1`` keys of this step (age 0, nothing stale).
-
-    Args:
-        queue_size: K (0: no queue). batch_size: B (keys written per step). momentum: m in
-            [0, 1].
-        measured: optional ``(queue size, momentum) -> kNN accuracy`` of trained runs, looked
-            up for ``(K, m)``.
-
-    Returns:
-        ``{"queue_size", "negatives": K, or B - 1 without a queue, "batches", "age":
-        [1..batches], "kept": [m ** age], "oldest": batches, "oldest_kept": m ** batches (1 for
-        no queue), "horizon": 1 / (1 - m) steps (inf for m = 1), "knn": the measured accuracy
-        for ``(K, m)`` or None}``.
-
-    Raises:
-        ValueError: for K below 0, B below 1 or m outside [0, 1].
-    """
-    if queue_size < 0 or batch_size < 1:
-        raise ValueError(
-            f"queue_size must be >= 0 and batch_size >= 1, got {queue_size}, {batch_size}"
-        )
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-    batches = math.ceil(queue_size / batch_size)
-    age = list(range(1, batches + 1))
-    kept = [momentum**a for a in age]
-    return {
-        "queue_size": queue_size,
-        "negatives": queue_size or batch_size - 1,
-        "batches": batches,
-        "age": age,
-        "kept": kept,
-        "oldest": batches,
-        "oldest_kept": momentum**batches,
-        "horizon": math.inf if momentum == 1.0 else 1.0 / (1.0 - momentum),
-        "knn": None if measured is None else measured.get((queue_size, momentum)),
-    }
+        torch.manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+        return Example(cls(SmallConvNet(widths=(8, 16)), proj_dim=16, queue_size=32), x, x)
 
 
 def key_consistency(snapshots: Sequence[Tensor], lag: int) -> float:

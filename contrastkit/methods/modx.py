@@ -33,14 +33,16 @@ import copy
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..losses import clip_loss, similarity_distillation
 from ..metrics import recall_at_k
-from .clip import CLIP
+from ..utils import eval_mode
+from .base import Example, Method
+from .clip import CLIP, TextEncoder
 
 
-class ModX(nn.Module):
+class ModX(Method):
     """A CLIP model trained phase by phase, distilling the previous phase's similarity matrix.
 
     Args:
@@ -58,6 +60,8 @@ class ModX(nn.Module):
         ...     model.new_phase()
         ...     fit(model, stream.for_domain(d).tensors(), steps=200)
     """
+
+    input_kind = "image_text"
 
     def __init__(
         self,
@@ -116,6 +120,20 @@ class ModX(nn.Module):
         """``(N, B)`` image-text cosines of the current model (eval mode)."""
         return self.clip.similarity(x, tokens)
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        """A model in its second phase (a frozen teacher from the first), and a toy batch."""
+        from ..models import MLP
+
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        x = torch.rand(8, 3, 8, 8, generator=g)
+        tokens = torch.randint(1, 30, (8, 6), generator=g)
+        model = cls(CLIP(MLP(3 * 8 * 8, (32,), 16), TextEncoder(30, 16), embed_dim=8))
+        model.new_phase()
+        model.new_phase()
+        return Example(model, (x, tokens), x)
+
 
 # ---------------------------------------------------------------------------------------------
 # Forgetting and spatial disorder: pure functions the notebook and the tests call
@@ -125,11 +143,9 @@ class ModX(nn.Module):
 @torch.no_grad()
 def encode_pairs(clip: CLIP, x: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor]:
     """``(N, E)`` unit image and text embeddings of the pairs, in eval mode, on the CPU."""
-    was_training = clip.training
-    clip.eval()
     dev = clip.log_scale.device
-    a, b = clip.encode_image(x.to(dev)).cpu(), clip.encode_text(tokens.to(dev)).cpu()
-    clip.train(was_training)
+    with eval_mode(clip):
+        a, b = clip.encode_image(x.to(dev)).cpu(), clip.encode_text(tokens.to(dev)).cpu()
     return a, b
 
 
@@ -168,35 +184,6 @@ def r1_matrix(models: Sequence[CLIP], tests: Sequence[tuple[Tensor, Tensor]]) ->
             a, b = encode_pairs(m, x, tok)
             out[p, d] = recall_at_k(b @ a.T)  # captions (rows) query the images
     return out
-
-
-def phase_view(r1: dict[str, Tensor], rotation: dict[str, list[float]], phase: int) -> list[dict]:
-    """One row per method for the notebook's phase slider.
-
-    Args:
-        r1: method name -> ``(P, D)`` R@1 matrix (:func:`r1_matrix`).
-        rotation: method name -> intra-modal rotation of domain 0's geometry after each phase
-            (degrees, phase 0 first: 0).
-        phase: which phase to show (0..P-1).
-
-    Returns:
-        ``[{"method", "phase", "R@1 domain 0", "R@1 current", "mean R@1 seen", "rotation"}]``.
-    """
-    rows = []
-    for name, m in r1.items():
-        if not 0 <= phase < m.shape[0]:
-            raise ValueError(f"phase must be in 0..{m.shape[0] - 1}, got {phase}")
-        rows.append(
-            {
-                "method": name,
-                "phase": phase,
-                "R@1 domain 0": float(m[phase, 0]),
-                "R@1 current": float(m[phase, phase]),
-                "mean R@1 seen": float(m[phase, : phase + 1].mean()),
-                "rotation": float(rotation[name][phase]),
-            }
-        )
-    return rows
 
 
 def class_incremental_stream(data, n_domains: int | None = None) -> list:

@@ -37,6 +37,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses import clip_loss
+from ..models import SmallConvNet
+from ..utils import eval_mode
+from .base import Example, Method
+from .clip import TextEncoder
 
 
 class UniversalLayer(nn.Module):
@@ -68,7 +72,7 @@ class TemporalModule(nn.Module):
         return frames.mean(dim=1) + motion
 
 
-class MPLUG2(nn.Module):
+class MPLUG2(Method):
     """Image, video and text towers that share modules (``shared=True``) or not (the baseline).
 
     Args:
@@ -88,6 +92,8 @@ class MPLUG2(nn.Module):
     are dropped so that no pair is its own negative. ``(images, image_tokens)`` alone trains
     image-text only.
     """
+
+    input_kind = "image_text"  # optionally followed by (videos, video_tokens, video_ids)
 
     def __init__(
         self,
@@ -172,16 +178,27 @@ class MPLUG2(nn.Module):
     def encode(self, modality: str, x: Tensor, batch_size: int = 512) -> Tensor:
         """``(N, E)`` unit-length embeddings of ``"image"``, ``"video"`` or ``"text"`` inputs."""
         fn = {"image": self.raw_image, "video": self.raw_video, "text": self.raw_text}[modality]
-        was_training = self.training
-        self.eval()
-        z = torch.cat([F.normalize(fn(x[i : i + batch_size]), dim=1)
-                       for i in range(0, len(x), batch_size)])  # fmt: skip
-        self.train(was_training)
-        return z
+        with eval_mode(self):
+            return torch.cat([F.normalize(fn(x[i : i + batch_size]), dim=1)
+                              for i in range(0, len(x), batch_size)])  # fmt: skip
 
     def similarity(self, modality: str, x: Tensor, tokens: Tensor) -> Tensor:
         """``(N, B)`` cosines between ``N`` inputs of ``modality`` and ``B`` captions."""
         return (self.encode(modality, x) @ self.encode("text", tokens).T).cpu()
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        """A small model, 8 toy image-caption pairs and 8 rows of 4 toy 2-frame videos (each
+        twice) with their captions and ids, and the images for ``embed``."""
+        g = torch.Generator().manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=g)
+        tokens = torch.randint(1, 20, (8, 6), generator=g)
+        ids = torch.arange(8) % 4
+        videos = torch.rand(4, 2, 3, 16, 16, generator=g)[ids]
+        video_tokens = torch.randint(1, 20, (4, 6), generator=g)[ids]
+        torch.manual_seed(seed)
+        model = cls(SmallConvNet(widths=(8, 16)), TextEncoder(20, 16), width=16, embed_dim=16)
+        return Example(model, (x, tokens, videos, video_tokens, ids), x)
 
 
 def first_occurrences(ids: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
@@ -196,20 +213,6 @@ def first_occurrences(ids: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
 def n_parameters(module: nn.Module) -> int:
     """Distinct parameters (a shared module is counted once)."""
     return sum(p.numel() for p in module.parameters())
-
-
-def sharing_map(shared_spatial: bool, shared_universal: bool) -> dict[str, str]:
-    """Which module each modality's path uses, per toggle: the pure function behind the
-    notebook's module-diagram toggles. Values name the module instance (same name: shared)."""
-    return {
-        "image spatial": "S",
-        "video spatial": "S" if shared_spatial else "S_video",
-        "video temporal": "T_video",
-        "text encoder": "E_text",
-        "image universal": "U",
-        "video universal": "U" if shared_universal else "U_video",
-        "text universal": "U" if shared_universal else "U_text",
-    }
 
 
 METHOD = MPLUG2

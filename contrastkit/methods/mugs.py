@@ -45,7 +45,7 @@ from ..blocks import MomentumEncoder, Queue
 from ..losses import centred_distillation, info_nce
 from ..models import projection_head
 from ..prototypes import Prototypes
-from . import images
+from .base import Example, Method, images
 
 
 def group_targets(teacher_scores: Tensor, center: Tensor, temperature: float) -> Tensor:
@@ -109,7 +109,7 @@ class MugsTower(nn.Module):
         return inst, group, scores
 
 
-class Mugs(nn.Module):
+class Mugs(Method):
     """Multi-granular self-supervision: instance + local-group + group discrimination.
 
     Args:
@@ -131,7 +131,13 @@ class Mugs(nn.Module):
     Example:
         >>> model = Mugs(SmallConvNet(), n_prototypes=64)
         >>> hist = ck.fit(model, shapes.x, steps=300, batch_size=128)
+
+    ``loss`` also returns the three losses (``instance``, ``local_group``, ``group``), which
+    ``fit`` logs. The notebook trains it on vectors with a known coarse/fine hierarchy and a
+    callable augmentation (``input_kind = "vectors"``); image batches work the same way.
     """
+
+    input_kind = "vectors"
 
     def __init__(
         self,
@@ -179,7 +185,6 @@ class Mugs(nn.Module):
         self.center_momentum = center_momentum
         self.weights = tuple(float(w) for w in weights)
         self.augment = augment
-        self.last: dict[str, float] = {}  # the three losses of the last step, for the notebook
         self._pending: dict[str, Tensor] = {}
 
     @property
@@ -205,8 +210,8 @@ class Mugs(nn.Module):
             self.teacher_temperature,
         )
 
-    def loss(self, batch: Tensor | tuple) -> Tensor:
-        x = images(batch)  # (N, C, H, W)
+    def loss(self, batch: Tensor | tuple) -> tuple[Tensor, dict[str, float]]:
+        x = images(batch)  # (N, C, H, W) or (N, D)
         if callable(self.augment):
             v = torch.cat([self.augment(x), self.augment(x)])  # (2N, ...): [v1; v2]
         else:
@@ -228,13 +233,13 @@ class Mugs(nn.Module):
             else s_inst.new_zeros(())
         )
         l_g = self.group_loss(s_scores, t_scores[swap]) if w_g > 0 else s_inst.new_zeros(())
-        self.last = {
+        parts = {
             "instance": float(l_i.detach()),
             "local_group": float(l_lg.detach()),
             "group": float(l_g.detach()),
         }
         self._pending = {"inst": t_inst, "group": t_group, "feat": th, "scores": t_scores}
-        return w_i * l_i + w_lg * l_lg + w_g * l_g
+        return w_i * l_i + w_lg * l_lg + w_g * l_g, parts
 
     @torch.no_grad()
     def after_step(self, step: int) -> None:
@@ -258,6 +263,20 @@ class Mugs(nn.Module):
     def assign(self, x: Tensor) -> Tensor:
         """Each image's group: the index of its nearest prototype, ``(N,)``."""
         return self.student.prototypes(self.student.group_head(self.embed(x))).argmax(1)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import MLP
+
+        torch.manual_seed(seed)
+        x = torch.randn(8, 12, generator=torch.Generator().manual_seed(seed))
+        model = cls(MLP(12, (16,), 8), dim=8, n_prototypes=6, queue_size=32, augment=_jitter)
+        return Example(model, x, x)
+
+
+def _jitter(x: Tensor) -> Tensor:
+    """A view of feature vectors for ``Mugs.example``: Gaussian noise (std 0.1)."""
+    return x + 0.1 * torch.randn_like(x)
 
 
 METHOD = Mugs

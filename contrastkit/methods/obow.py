@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, augment
 from ..blocks import MomentumEncoder, Queue
 from ..models import projection_head
-from . import images
+from .base import Example, Method, images
 
 View = Callable[[Tensor], Tensor] | AugmentConfig | str | None
 
@@ -105,7 +105,7 @@ def _apply(view: View, x: Tensor) -> Tensor:
     return augment(x, view)
 
 
-class OBoW(nn.Module):
+class OBoW(Method):
     """Student predicts the EMA teacher's bag of visual words of the whole image from a crop.
 
     Args:
@@ -123,7 +123,13 @@ class OBoW(nn.Module):
     Example:
         >>> model = OBoW(SmallConvNet(), vocab_size=64)
         >>> hist = ck.fit(model, shapes.x, steps=300, batch_size=128)
+
+    ``loss`` also returns the perplexity of the batch's target BoW (how many words are in use),
+    which ``fit`` logs. The notebook trains it on part scenes whose student view is a crop
+    (``input_kind = "scenes"``); any image batch works the same way.
     """
+
+    input_kind = "scenes"
 
     def __init__(
         self,
@@ -158,7 +164,6 @@ class OBoW(nn.Module):
         self.distance_momentum = distance_momentum
         self.student_view = student_view
         self.teacher_view = teacher_view
-        self.last: dict[str, float] = {}
         self._words: Tensor | None = None
 
     @torch.no_grad()
@@ -189,7 +194,7 @@ class OBoW(nn.Module):
         s = F.normalize(self.encoder(x), dim=1)  # (N, C)
         return self.log_kappa.exp() * s @ words.T
 
-    def loss(self, batch: Tensor | tuple) -> Tensor:
+    def loss(self, batch: Tensor | tuple) -> tuple[Tensor, dict[str, float]]:
         x = images(batch)
         local = self.teacher_features(_apply(self.teacher_view, x))  # (N, L, C)
         if int(self.vocabulary.filled) == 0:  # the very first step: words from this batch
@@ -200,9 +205,8 @@ class OBoW(nn.Module):
         target = bag_of_words(soft_assign(local, vocab, self.inv_delta, self.scale))  # (N, K)
         logits = self.predict(_apply(self.student_view, x))  # (N, K)
         loss = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
-        self.last = {"loss": float(loss.detach()), "perplexity": perplexity(target)}
         self._words = self._sample_words(local)
-        return loss
+        return loss, {"perplexity": perplexity(target)}
 
     @staticmethod
     def _sample_words(local: Tensor) -> Tensor:
@@ -227,6 +231,20 @@ class OBoW(nn.Module):
     def embed(self, x: Tensor) -> Tensor:
         """The representation used downstream: the student encoder's pooled features."""
         return self.encoder(x)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..data.synthetic import random_crop
+        from ..models import SmallConvNet
+
+        torch.manual_seed(seed)
+        x = torch.rand(8, 4, 6, 6, generator=torch.Generator().manual_seed(seed))  # 6x6 scenes
+        model = cls(
+            SmallConvNet(in_channels=4, widths=(8, 16)),
+            vocab_size=8,
+            student_view=lambda v: random_crop(v, 4)[0],  # a 4x4 window of the scene
+        )
+        return Example(model, x, x)
 
 
 METHOD = OBoW

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from ..data.synthetic import random_crop
 from ..losses import pixel_prototype_nce
+from .base import Example, Method
 
 
 def normalized_cam(cam: Tensor) -> Tensor:
@@ -98,7 +99,7 @@ def class_prototypes(
     return F.normalize(protos, dim=1), valid & (top.sum(1) > 0)
 
 
-class PixelPrototype(nn.Module):
+class PixelPrototype(Method):
     """A CAM classifier trained on image-level labels, plus pixel-to-prototype contrast.
 
     Args:
@@ -112,6 +113,8 @@ class PixelPrototype(nn.Module):
             an ImageNet-trained classifier whose CAMs are already usable).
         top_fraction: share of the batch's pixels that build each prototype (1/16 in wseg).
     """
+
+    input_kind = "labelled_scenes"
 
     def __init__(
         self,
@@ -179,6 +182,17 @@ class PixelPrototype(nn.Module):
 
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x).mean((2, 3))
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import DenseConvNet
+
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        x = torch.rand(8, 4, 6, 6, generator=g)  # 6x6 part scenes
+        labels = (torch.rand(8, 3, generator=g) < 0.5).float()  # which of 3 part types are in
+        model = cls(DenseConvNet(4, (8, 8), kernel_size=1), n_classes=3, dim=8)
+        return Example(model, (x, labels), x)
 
 
 METHOD = PixelPrototype

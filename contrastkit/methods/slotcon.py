@@ -43,7 +43,7 @@ from ..data.synthetic import paste_crop, random_crop
 from ..losses import centred_distillation, nt_xent, slot_contrast_loss
 from ..models import projection_head
 from ..prototypes import Prototypes
-from . import images
+from .base import Example, Method, images
 
 
 def slots(features: Tensor, scores: Tensor, temperature: float = 0.07) -> Tensor:
@@ -57,25 +57,6 @@ def wins(scores: Tensor) -> Tensor:
     """``(N, K, H, W)`` scores -> ``(N, K)`` bool: prototype k is the argmax of some pixel."""
     hit = F.one_hot(scores.argmax(1), scores.shape[1])  # (N, H, W, K)
     return hit.flatten(1, 2).any(1)
-
-
-def mask_panel(seg: Tensor, prototype: int, colours: Tensor) -> Tensor:
-    """The notebook's prototype picker: ``(n, H, W)`` prototype ids -> ``(n, 3, H, W)`` images.
-
-    Pixels assigned to ``prototype`` keep their colour (``colours (K, 3)`` in [0, 1]); all the
-    others are dimmed to grey, so one group's pixels stand out across a batch of scenes. Pure:
-    the widget and the tests call it.
-
-    Raises:
-        ValueError: ``prototype`` outside ``[0, K)`` or ``seg`` not ``(n, H, W)``.
-    """
-    if seg.ndim != 3:
-        raise ValueError(f"seg must be (n, H, W) prototype ids, got {tuple(seg.shape)}")
-    if not 0 <= prototype < len(colours):
-        raise ValueError(f"prototype must be in [0, {len(colours)}), got {prototype!r}")
-    img = colours[seg]  # (n, H, W, 3)
-    img = torch.where((seg == prototype)[..., None], img, 0.25 * img + 0.55)
-    return img.permute(0, 3, 1, 2)
 
 
 class DenseTower(nn.Module):
@@ -97,7 +78,7 @@ class DenseTower(nn.Module):
         return z, scores
 
 
-class SlotCon(nn.Module):
+class SlotCon(Method):
     """Semantic grouping (pixels -> prototypes -> slots) and slot contrast across two crops.
 
     Args:
@@ -109,6 +90,8 @@ class SlotCon(nn.Module):
         student_temperature, teacher_temperature, slot_temperature: 0.1, 0.07, 0.2.
         momentum: teacher EMA momentum. center_momentum: EMA of the centre (0.9).
     """
+
+    input_kind = "scenes"
 
     def __init__(
         self,
@@ -190,12 +173,32 @@ class SlotCon(nn.Module):
         """Image-level representation: the encoder's feature map, averaged over pixels."""
         return self.student.encoder(x).mean((2, 3))
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        return Example(
+            cls(_example_encoder(seed), dim=8, n_prototypes=4), *[_example_scenes(seed)] * 2
+        )
 
-class PooledSimCLR(nn.Module):
+
+def _example_encoder(seed: int) -> nn.Module:
+    from ..models import DenseConvNet
+
+    torch.manual_seed(seed)
+    return DenseConvNet(4, (8, 8))
+
+
+def _example_scenes(seed: int) -> Tensor:
+    """Toy ``(8, 4, 6, 6)`` scenes for the classes' ``example()``."""
+    return torch.rand(8, 4, 6, 6, generator=torch.Generator().manual_seed(seed))
+
+
+class PooledSimCLR(Method):
     """The baseline: image-level SimCLR on the same crops, dense encoder + global average pool.
 
     ``NT-Xent(g(mean_p f(v1)_p), g(mean_p f(v2)_p))``: one embedding per crop, no grouping.
     """
+
+    input_kind = "scenes"
 
     def __init__(
         self,
@@ -224,6 +227,11 @@ class PooledSimCLR(nn.Module):
 
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x).mean((2, 3))
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        x = _example_scenes(seed)
+        return Example(cls(_example_encoder(seed), dim=8), x, x)
 
 
 METHOD = SlotCon

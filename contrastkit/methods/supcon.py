@@ -23,13 +23,11 @@ training: we read the encoder with kNN and a linear probe, as for the self-super
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..augment import AugmentConfig, views
+from ..augment import AugmentConfig
 from ..losses import supcon
-from ..models import projection_head
-from .base import Method
+from .base import Example, TwoViewMethod
 
 
 def _labels_or_instances(y: Tensor) -> Tensor:
@@ -41,7 +39,7 @@ def _labels_or_instances(y: Tensor) -> Tensor:
     return torch.where(unlabelled, fresh, y)
 
 
-class SupCon(Method):
+class SupCon(TwoViewMethod):
     """Encoder + projector trained with the supervised contrastive loss on two views per image.
 
     Args:
@@ -67,11 +65,8 @@ class SupCon(Method):
         temperature: float = 0.1,
         augment: AugmentConfig | str = "simclr",
     ) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.projector = projection_head(encoder.out_dim, out_dim=proj_dim)
+        super().__init__(encoder, proj_dim, augment)
         self.temperature = temperature
-        self.augment = augment
 
     def loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
@@ -79,19 +74,23 @@ class SupCon(Method):
                 "SupCon needs labelled batches (x, y): pass an ImageData (or a tuple (x, y)) "
                 "to fit, not a bare tensor"
             )
-        x, y = batch[0], batch[1]  # (N, C, H, W), (N,)
-        v1, v2 = views(x, 2, self.augment)
-        z = self.projector(self.encoder(torch.cat([v1, v2])))  # (2N, proj_dim)
-        labels = _labels_or_instances(y.to(z.device).long())
-        return supcon(z, torch.cat([labels, labels]), self.temperature)
+        z1, z2 = self.two_views(batch)  # (N, proj_dim) each, views of the images batch[0]
+        labels = _labels_or_instances(batch[1].to(z1.device).long())  # (N,)
+        return supcon(torch.cat([z1, z2]), torch.cat([labels, labels]), self.temperature)
 
-    def embed(self, x: Tensor) -> Tensor:
-        """The representation used downstream: the encoder's output, before the projector."""
-        return self.encoder(x)
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import SmallConvNet
+
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=g)
+        y = torch.tensor([0, 0, 1, 1, 2, 2, -1, -1])  # two unlabelled images
+        return Example(cls(SmallConvNet(widths=(8, 16))), (x, y), x)
 
 
 # ---------------------------------------------------------------------------------------------
-# False negatives made visible: pure functions behind the notebook's figures and threshold slider
+# Partial labels and false negatives (the threshold explorer is in contrastkit.explore.supcon)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -117,49 +116,6 @@ def false_negative_share(labels: Tensor) -> float:
     same = (labels[:, None] == labels[None, :]).sum() - n  # ordered same-class pairs, i != j
     # per view: 2 * (same-class other images) negatives out of 2N - 2
     return float(same) / (n * (n - 1))
-
-
-def pair_cosines(z: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Cosine similarity of every pair ``i < j``: ``(cos, same, index)``.
-
-    Returns:
-        ``cos (P,)`` the pairs' cosines, ``same (P,)`` bool (same label) and ``index (P, 2)``
-        the pairs' rows, ``P = N (N - 1) / 2``.
-    """
-    zn = F.normalize(z.detach().float().cpu(), dim=1)
-    labels = labels.cpu()
-    i, j = torch.triu_indices(len(zn), len(zn), offset=1)
-    cos = (zn[i] * zn[j]).sum(dim=1)
-    return cos, labels[i] == labels[j], torch.stack([i, j], dim=1)
-
-
-def threshold_readout(cos: Tensor, same: Tensor, threshold: float) -> dict[str, float]:
-    """What the threshold slider reports for one embedding.
-
-    Returns:
-        ``same_below``: share of same-class pairs with cosine below ``threshold`` (pushed
-        apart: SimCLR's false negatives); ``different_above``: share of different-class pairs
-        above it (confusable); ``same_mean`` / ``different_mean``: the two means.
-    """
-    if not -1 <= threshold <= 1:
-        raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold}")
-    if not same.any() or same.all():
-        raise ValueError("need both same-class and different-class pairs")
-    return {
-        "same_below": float((cos[same] < threshold).float().mean()),
-        "different_above": float((cos[~same] >= threshold).float().mean()),
-        "same_mean": float(cos[same].mean()),
-        "different_mean": float(cos[~same].mean()),
-    }
-
-
-def pairs_below(
-    cos: Tensor, same: Tensor, index: Tensor, threshold: float, k: int = 8, seed: int = 0
-) -> Tensor:
-    """Up to ``k`` random same-class pairs ``(k, 2)`` whose cosine is below ``threshold``."""
-    hits = (same & (cos < threshold)).nonzero().flatten()
-    pick = torch.randperm(len(hits), generator=torch.Generator().manual_seed(seed))[:k]
-    return index[hits[pick]]
 
 
 METHOD = SupCon

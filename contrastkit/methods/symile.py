@@ -37,9 +37,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses import clip_loss, symile_loss
+from ..utils import eval_mode
+from .base import Example, Method
 
 
-class MultiEncoder(nn.Module):
+class MultiEncoder(Method):
     """One encoder per modality into a shared space, with a learned temperature.
 
     The shared part of every "score a tuple of modalities" method (Symile, pairwise CLIP,
@@ -50,7 +52,11 @@ class MultiEncoder(nn.Module):
         temperature: the starting temperature ``t`` (logits are scores / t).
         learn_temperature: learn ``log(1 / t)`` or keep ``t`` fixed.
         max_logit_scale: the clamp on ``1 / t`` (100, as in CLIP).
+
+    The batch is the tuple of modality tensors, row ``i`` of each from the same tuple.
     """
+
+    input_kind = "modalities"
 
     def __init__(
         self,
@@ -127,13 +133,20 @@ class MultiEncoder(nn.Module):
         """
         if not 0 <= m < self.n_modalities:
             raise ValueError(f"m must be a modality index in 0..{self.n_modalities - 1}, got {m}")
-        was_training = self.training
-        self.eval()
-        r = self.encode(batch)
-        cand = F.normalize(self.encoders[m](candidates), dim=1)  # (K, D)
-        out = self.candidate_scores(r, m, cand).argmax(dim=1)
-        self.train(was_training)
-        return out
+        with eval_mode(self):
+            r = self.encode(batch)
+            cand = F.normalize(self.encoders[m](candidates), dim=1)  # (K, D)
+        return self.candidate_scores(r, m, cand).argmax(dim=1)
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        """Three linear encoders R^5 -> R^8 (the subclass's defaults otherwise), 8 toy tuples of
+        5-bit vectors (``c = a XOR b``) and the first modality for ``embed``."""
+        g = torch.Generator().manual_seed(seed)
+        a, b = (torch.randint(0, 2, (8, 5), generator=g).float() for _ in range(2))
+        torch.manual_seed(seed)
+        model = cls([nn.Linear(5, 8) for _ in range(3)])
+        return Example(model, (a, b, (a + b) % 2), a)
 
 
 class Symile(MultiEncoder):

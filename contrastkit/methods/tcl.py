@@ -37,7 +37,9 @@ from torch import Tensor, nn
 from ..augment import AugmentConfig, augment
 from ..blocks import MomentumEncoder
 from ..losses import clip_loss, info_nce, local_global_nce
-from .clip import CLIP
+from ..utils import eval_mode
+from .base import Example
+from .clip import CLIP, TextEncoder
 
 # Views that keep the caption true: mild crop, brightness/contrast only, pixel noise.
 CAPTION_SAFE = AugmentConfig(crop_scale=(0.7, 1.0), crop_ratio=(0.9, 1.1), flip=0.0, jitter=0.8,
@@ -67,6 +69,8 @@ class TCL(CLIP):
         momentum: EMA coefficient of the teacher.
         augment: the image view (default ``CAPTION_SAFE``). word_drop: the text view.
     """
+
+    input_kind = "image_text"
 
     def __init__(
         self,
@@ -143,6 +147,17 @@ class TCL(CLIP):
         super().after_step(step)
         self.teacher.update(self._towers())
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        from ..models import SmallConvNet
+
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=g)
+        tokens = torch.randint(1, 30, (8, 6), generator=g)
+        model = cls(SmallConvNet(widths=(8, 16)), TextEncoder(30, 16), embed_dim=8)
+        return Example(model, (x, tokens), x)
+
 
 @torch.no_grad()
 def view_reid(model: CLIP, x: Tensor, config: AugmentConfig | None = None, seed: int = 0) -> float:
@@ -152,10 +167,8 @@ def view_reid(model: CLIP, x: Tensor, config: AugmentConfig | None = None, seed:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         v1, v2 = augment(x.cpu(), config).to(x.device), augment(x.cpu(), config).to(x.device)
-    was = model.training
-    model.eval()
-    s = model.encode_image(v1) @ model.encode_image(v2).T
-    model.train(was)
+    with eval_mode(model):
+        s = model.encode_image(v1) @ model.encode_image(v2).T
     return float((s.argmax(dim=1).cpu() == torch.arange(len(x))).float().mean())
 
 
@@ -163,13 +176,6 @@ def attribute_ids(attributes: dict[str, Tensor], names=("shape", "colour", "posi
     """One class id per distinct attribute tuple (the kNN label for "same description")."""
     cols = torch.stack([attributes[n].cpu().long() for n in names], dim=1)
     return torch.unique(cols, dim=0, return_inverse=True)[1]
-
-
-def loss_terms(w_imc: float, w_lmi: float) -> str:
-    """The objective in words for given weights: the pure function behind the notebook's
-    toggles."""
-    parts = ["CMA"] + ([f"{w_imc:g} IMC"] if w_imc else []) + ([f"{w_lmi:g} LMI"] if w_lmi else [])
-    return " + ".join(parts) + ("  (plain ITC)" if len(parts) == 1 else "")
 
 
 METHOD = TCL

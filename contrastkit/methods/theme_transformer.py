@@ -44,6 +44,8 @@ from torch import Tensor, nn
 
 from ..losses import nt_xent
 from ..prototypes import kmeans
+from ..utils import eval_mode
+from .base import Example, Method
 
 
 def transpose_edit(
@@ -106,12 +108,14 @@ class SegmentEncoder(nn.Module):
         return self.out(torch.cat([h.mean(2), h.amax(2)], 1))
 
 
-class ThemeRetrieval(nn.Module):
+class ThemeRetrieval(Method):
     """Stage 1: a segment encoder trained with NT-Xent on transposed / edited copies.
 
     ``fit`` batches are ``(N, L)`` segments. ``embed`` gives the projector's output, which
     :func:`retrieve_themes` clusters.
     """
+
+    input_kind = "sequence"
 
     def __init__(
         self,
@@ -136,6 +140,13 @@ class ThemeRetrieval(nn.Module):
     def embed(self, segments: Tensor) -> Tensor:
         """The projected embedding: the space the contrastive loss shapes, which is clustered."""
         return self.projector(self.encoder(segments))
+
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        segments = torch.randint(0, 12, (8, 4), generator=g)  # 8 segments of 4 notes
+        return Example(cls(12, dim=8, max_shift=2), segments, segments)
 
 
 def retrieve_themes(z: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -242,7 +253,7 @@ class GatedDecoderLayer(nn.Module):
         return h + self.ff(self.norm_ff(h))
 
 
-class ThemeTransformer(nn.Module):
+class ThemeTransformer(Method):
     """Stage 2: a seq2seq Transformer whose decoder attends to the theme in theme regions.
 
     ``fit`` batches are ``(theme (B, L), tokens (B, T), gate (B, T))``: the theme's notes, the
@@ -256,6 +267,8 @@ class ThemeTransformer(nn.Module):
         max_len: longest song. seg_len: notes in a theme occurrence.
         dim, layers, heads: decoder width (also the theme encoder's), depth and heads.
     """
+
+    input_kind = "themed_sequence"
 
     def __init__(
         self,
@@ -325,40 +338,30 @@ class ThemeTransformer(nn.Module):
         """Sample a song: ``prompt (B, P)`` is kept, the rest up to ``gate.shape[1]`` sampled.
 
         ``temperature`` divides the logits (``<= 0``: greedy). Returns ``(B, T)`` pitches.
+        Runs in eval mode and leaves every submodule's mode as it was.
         """
-        self.eval()
         out = prompt
-        for _ in range(gate.shape[1] - prompt.shape[1]):
-            logits = self.logits(theme, self._inputs(torch.cat([out, out[:, :1]], 1)), gate)
-            step = logits[:, out.shape[1]]
-            if temperature <= 0:
-                nxt = step.argmax(1)
-            else:
-                p = F.softmax(step.float() / temperature, 1).cpu()
-                nxt = torch.multinomial(p, 1, generator=generator).squeeze(1).to(out.device)
-            out = torch.cat([out, nxt[:, None]], 1)
+        with eval_mode(self):
+            for _ in range(gate.shape[1] - prompt.shape[1]):
+                logits = self.logits(theme, self._inputs(torch.cat([out, out[:, :1]], 1)), gate)
+                step = logits[:, out.shape[1]]
+                if temperature <= 0:
+                    nxt = step.argmax(1)
+                else:
+                    p = F.softmax(step.float() / temperature, 1).cpu()
+                    nxt = torch.multinomial(p, 1, generator=generator).squeeze(1).to(out.device)
+                out = torch.cat([out, nxt[:, None]], 1)
         return out
 
-
-def sample_view(
-    model: ThemeTransformer,
-    theme: Tensor,
-    prompt: Tensor,
-    gate: Tensor,
-    temperature: float,
-    seed: int = 0,
-    max_distance: int = 2,
-) -> tuple[Tensor, Tensor, float]:
-    """Songs sampled at ``temperature``, the notes that replay the theme, and the share of
-    songs whose continuation (after the prompt) holds at least two occurrences.
-
-    Pure (a fixed seed): the notebook's temperature slider calls it.
-    """
-    g = torch.Generator().manual_seed(seed)
-    songs = model.generate(theme, prompt, gate, temperature=temperature, generator=g).cpu()
-    mask = occurrences(songs, theme.cpu(), max_distance)
-    rest = recurrences(songs[:, prompt.shape[1] :], theme.cpu(), max_distance)
-    return songs, mask, float((rest >= 2).float().mean())
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        theme = torch.randint(0, 6, (8, 4), generator=g)  # 4-note themes over 6 pitches
+        tokens = torch.randint(0, 6, (8, 8), generator=g)  # 8-note songs
+        gate = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0]).repeat(8, 1)  # the theme opens the song
+        model = cls(6, max_len=8, seg_len=4, dim=16, layers=1, heads=2)
+        return Example(model, (theme, tokens, gate), theme)
 
 
 METHOD = ThemeTransformer

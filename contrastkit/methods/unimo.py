@@ -43,12 +43,14 @@ from ..data.captions import (
     POSITION_PHRASES,
     SIZE_NAMES,
     TEMPLATES,
-    VOCAB,
     _fill,
     tokenize,
 )
 from ..losses import cmcl_loss, nt_xent
-from .clip import CLIP
+from ..models import SmallConvNet
+from ..utils import eval_mode
+from .base import Example
+from .clip import CLIP, TextEncoder
 
 # Factors a rewrite can swap, in the order of the K hard negatives.
 SWAP_FACTORS = ("shape", "colour", "position", "size")
@@ -134,7 +136,8 @@ class UNIMO(CLIP):
         unpaired_batch: rows of each unpaired set drawn per step.
         unpaired_temperature: temperature of the single-modal ``nt_xent`` terms.
 
-    The batch is ``(images, captions (N, L), paraphrases (N, P, L), negatives (N, K, L))``.
+    The batch is ``(images, captions (N, L), paraphrases (N, P, L), negatives (N, K, L))``:
+    image-caption pairs (``input_kind`` "image_text") with each caption's rewrites.
     """
 
     def __init__(
@@ -206,6 +209,19 @@ class UNIMO(CLIP):
             loss = loss + self.unpaired_weight * nt_xent(*z.chunk(2), self.unpaired_temperature)
         return loss
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        """A small model, 8 toy images with 6-word captions, 2 paraphrases and 4 rewrites each
+        (random words), and the images for ``embed``."""
+        g = torch.Generator().manual_seed(seed)
+        x = torch.rand(8, 3, 16, 16, generator=g)
+        tokens = torch.randint(1, 20, (8, 6), generator=g)
+        para = torch.randint(1, 20, (8, 2, 6), generator=g)
+        neg = torch.randint(1, 20, (8, 4, 6), generator=g)
+        torch.manual_seed(seed)
+        model = cls(SmallConvNet(widths=(8, 16)), TextEncoder(20, 16), embed_dim=16)
+        return Example(model, (x, tokens, para, neg), x)
+
 
 @torch.no_grad()
 def swap_test(model: CLIP, x: Tensor, tokens: Tensor, negatives: Tensor) -> dict[str, float]:
@@ -224,14 +240,12 @@ def swap_test(model: CLIP, x: Tensor, tokens: Tensor, negatives: Tensor) -> dict
             f"x, tokens and negatives must have the same rows N (negatives (N, K, L)), got "
             f"{len(x)}, {len(tokens)}, {tuple(negatives.shape)}"
         )
-    was = model.training
-    model.eval()
     dev = model.log_scale.device
-    v = torch.cat([model.encode_image(x[i : i + 1024].to(dev)) for i in range(0, len(x), 1024)])
-    t = model.encode_text(tokens.to(dev))  # (N, E)
-    u = model.encode_text(negatives.reshape(-1, negatives.shape[-1]).to(dev))
+    with eval_mode(model):
+        v = torch.cat([model.encode_image(x[i : i + 1024].to(dev)) for i in range(0, len(x), 1024)])
+        t = model.encode_text(tokens.to(dev))  # (N, E)
+        u = model.encode_text(negatives.reshape(-1, negatives.shape[-1]).to(dev))
     u = u.reshape(len(x), negatives.shape[1], -1)
-    model.train(was)
     true = (v * t).sum(dim=1)  # (N,)
     fake = torch.einsum("ne,nke->nk", v, u)  # (N, K)
     win = (true[:, None] > fake).float().cpu()  # (N, K)
@@ -240,12 +254,6 @@ def swap_test(model: CLIP, x: Tensor, tokens: Tensor, negatives: Tensor) -> dict
            if (factor == k).any()}  # fmt: skip
     out["mean"] = float(win.mean())
     return out
-
-
-def caption_scores(model: CLIP, image: Tensor, candidates: list[str], length: int = 16) -> Tensor:
-    """Cosine of one image ``(C, H, W)`` with each candidate caption: the pure function behind
-    the notebook's caption browser."""
-    return model.similarity(image[None], tokenize(candidates, length, VOCAB))[0]
 
 
 METHOD = UNIMO

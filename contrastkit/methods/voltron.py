@@ -48,20 +48,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..blocks import patchify, random_masking, unpatchify
+from ..blocks import patchify, random_masking
 from ..losses import masked_reconstruction_loss
 from ..metrics import linear_probe_accuracy
+from ..utils import eval_mode
+from .base import Example, Method
 
 __all__ = [
     "VideoViT",
     "Voltron",
     "clip_baseline",
-    "features",
     "probe_scores",
     "ridge_r2",
     "patch_features",
     "dense_iou",
-    "masked_preview",
 ]
 
 
@@ -159,7 +159,7 @@ class VideoViT(nn.Module):
         return h.reshape(h.shape[0], self.frames, self.n_patches, -1).mean(2).flatten(1)
 
 
-class Voltron(nn.Module):
+class Voltron(Method):
     """Language-conditioned masked reconstruction plus caption generation (``alpha``).
 
     Args:
@@ -176,7 +176,12 @@ class Voltron(nn.Module):
         >>> model = Voltron(len(clips.vocab), clips.tokens.shape[1], alpha=0.5)
         >>> hist = ck.fit(model, clips.tensors(), steps=400, batch_size=128)
         >>> z = model.embed(clips.video)                # (N, 2 * 64), no caption needed
+
+    ``loss`` also reports the two parts, ``{"mae", "lm"}``, which ``fit`` logs in
+    ``History.metrics``.
     """
+
+    input_kind = "video_text"
 
     def __init__(
         self,
@@ -268,10 +273,11 @@ class Voltron(nn.Module):
             lm = F.cross_entropy(logits.flatten(0, 1), target_words.flatten(), ignore_index=-100)
         return {"mae": mae, "lm": lm, "loss": mae + self.lm_weight * lm}
 
-    def loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
+    def loss(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise TypeError("Voltron needs (video, tokens) batches: fit(model, clips.tensors())")
-        return self.terms(batch[0], batch[1])["loss"]
+        parts = self.terms(batch[0], batch[1])
+        return parts["loss"], {k: float(parts[k].detach()) for k in ("mae", "lm")}
 
     # -- what downstream tasks get -----------------------------------------------------------
 
@@ -290,6 +296,15 @@ class Voltron(nn.Module):
             words = torch.cat([words, nxt[:, None]], dim=1)
         return words
 
+    @classmethod
+    def example(cls, seed: int = 0) -> Example:
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        video = torch.rand(6, 2, 3, 8, 8, generator=g)  # (N, F, C, S, S)
+        words = torch.randint(1, 12, (6, 5), generator=g)
+        model = cls(12, 5, image_size=8, patch=4, dim=16, depth=1, heads=2)
+        return Example(model, (video, words), video)
+
 
 def clip_baseline(vocab_size: int, dim: int = 64, depth: int = 2, **vit) -> nn.Module:
     """The contrastive baseline: ``CLIP(VideoViT, TextEncoder)`` on (clip, instruction) pairs."""
@@ -305,39 +320,19 @@ def clip_baseline(vocab_size: int, dim: int = 64, depth: int = 2, **vit) -> nn.M
 
 
 @torch.no_grad()
-def features(model: nn.Module, video: Tensor, batch_size: int = 1000) -> Tensor:
-    """``model.embed`` over ``video`` in eval mode and in chunks, on the model's device, to CPU."""
-    was = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    out = torch.cat(
-        [
-            model.embed(video[i : i + batch_size].to(dev)).cpu()
-            for i in range(0, len(video), batch_size)
-        ]
-    )
-    model.train(was)
-    return out
-
-
-@torch.no_grad()
 def patch_features(model: nn.Module, video: Tensor, batch_size: int = 1000) -> Tensor:
     """The video encoder's output tokens ``(N, F * P, dim)`` (all patches, no caption), on CPU.
 
     Works for ``Voltron`` (its ``encoder``) and for ``clip_baseline`` (its ``image_encoder``).
     """
     enc = model.encoder if hasattr(model, "encoder") else model.image_encoder
-    was = model.training
-    model.eval()
     dev = next(model.parameters()).device
-    out = torch.cat(
-        [
+    with eval_mode(model):
+        out = [
             enc.tokens(video[i : i + batch_size].to(dev)).cpu()
             for i in range(0, len(video), batch_size)
         ]
-    )
-    model.train(was)
-    return out
+    return torch.cat(out)
 
 
 def _ridge_fit(x: Tensor, t: Tensor, l2: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -417,44 +412,6 @@ def probe_scores(train_z: Tensor, test_z: Tensor, train, test) -> dict[str, floa
     action = linear_probe_accuracy(train_z, train.action, test_z, test.action)
     shape = linear_probe_accuracy(train_z, train.shape, test_z, test.shape)
     return {"low": low, "action": action, "shape": shape, "high": (action + shape) / 2}
-
-
-@torch.no_grad()
-def masked_preview(
-    model: Voltron, video: Tensor, words: Tensor | None, ratio: float, seed: int = 0
-) -> tuple[Tensor, Tensor, float]:
-    """What the reconstruction knob shows: masked input and reconstruction at ``ratio``.
-
-    Args:
-        model: a trained ``Voltron`` (or MAE). video: ``(N, F, C, S, S)``. words: ``(N, L)``
-            captions given to the encoder, or None. ratio: the masked share in ``[0, 1)``.
-        seed: the mask's seed (the same mask for "with" and "without" caption).
-
-    Returns:
-        ``masked`` and ``recon`` clips ``(N, F, C, S, S)`` (hidden patches grey in ``masked``;
-        visible patches copied into ``recon``) and the mean squared error on the hidden patches.
-    """
-    was = model.training
-    model.eval()
-    enc = model.encoder
-    n, n_tokens = video.shape[0], enc.frames * enc.n_patches
-    g = torch.Generator().manual_seed(seed)
-    keep, mask = random_masking(n, n_tokens, ratio, generator=g, device=video.device)
-    if not mask.any():
-        mask[:, 0] = True  # ratio 0: still score one patch, so the error is defined
-    target = enc.patch_inputs(video)
-    words = words if (words is not None and model.language) else None
-    pred = model.reconstruct(enc.tokens(video, words, keep), keep, n_tokens)
-    err = float(masked_reconstruction_loss(pred, target, mask))
-    m = mask[..., None]
-    grey = torch.full_like(target, 0.5)
-
-    def clips(p: Tensor) -> Tensor:
-        flat = p.reshape(n * enc.frames, enc.n_patches, -1)
-        return unpatchify(flat, enc.patch, enc.channels).reshape(video.shape).clamp(0, 1)
-
-    model.train(was)
-    return clips(torch.where(m, grey, target)), clips(torch.where(m, pred, target)), err
 
 
 METHOD = Voltron

@@ -17,6 +17,7 @@ from plotly.colors import qualitative
 from torch import Tensor
 
 from .explorer import dropdown, explorer, log_slider, slider
+from .labels import PART_PALETTE, label_image
 
 __all__ = [
     "project",
@@ -29,6 +30,8 @@ __all__ = [
     "slider",
     "log_slider",
     "dropdown",
+    "PART_PALETTE",
+    "label_image",
 ]
 
 PALETTE = qualitative.Plotly + qualitative.D3

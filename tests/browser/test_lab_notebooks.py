@@ -2,9 +2,9 @@
 
 For each notebook: Run > Run All Cells, then no error output, every figure drawn, and for the
 explorers, moving a slider with the keyboard redraws the figure without re-running a cell.
-Two controls show that the slider check can fail: a copy of the SimCLR notebook whose callback
-is a no-op, and each live explorer after its slider's Python observers are removed; the same
-check must report "unchanged" there. Screenshots go to ``results/browser/``
+Two controls show that the slider check can fail: a copy of the SimCLR notebook whose draw
+function ignores the sliders, and each live explorer after its slider's Python observers are
+removed; the same check must report "unchanged" there. Screenshots go to ``results/browser/``
 (``CONTRASTKIT_BROWSER_OUT``); ``CONTRASTKIT_UPDATE_DOCS=1`` also writes ``docs/explorer.png``.
 
 Run: ``make browser`` or ``.venv/bin/python -m pytest -m browser tests/browser``.
@@ -157,7 +157,7 @@ def test_dead_callback_is_noticed(explorer, lab_notebooks):
 
 
 # ----------------------------------------------------------------------------------------------
-# The check can fail: a copy of the SimCLR notebook whose explorer callback does nothing.
+# The check can fail: a copy of the SimCLR notebook whose explorer ignores its sliders.
 
 
 def test_slider_check_fails_on_a_broken_explorer(lab_server, lab_notebooks):
@@ -167,8 +167,10 @@ def test_slider_check_fails_on_a_broken_explorer(lab_server, lab_notebooks):
     ld.mutate_notebook(
         src,
         lab_server.root / broken,
-        replace={
-            "def redraw(_=None):\n": "def redraw(_=None):\n    return  # broken on purpose\n",
+        replace={  # the explorer draws its first frame whatever the sliders say
+            "viz.explorer(partial(simclr.draw, images=sample),\n": (
+                "viz.explorer(lambda **_: simclr.draw(0.2, 0.4, images=sample),  # broken\n"
+            ),
         },
         # a few steps are enough to reach the explorer; the claim check then fails and stops
         # the run, which is expected here
