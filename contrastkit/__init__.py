@@ -49,6 +49,8 @@ _NAMES = {
     "load_digits": "data",
     "make_shapes": "data",
     "align_uniform_loss": "losses",
+    "barlow_twins_loss": "losses",
+    "vicreg_loss": "losses",
     "clip_loss": "losses",
     "hard_contrastive": "losses",
     "info_nce": "losses",

@@ -21,6 +21,7 @@ from .clusters import (
     pixel_prototype_nce,
     slot_contrast_loss,
     swav_loss,
+    swav_multicrop_loss,
 )
 from .core import (
     align_uniform_loss,
@@ -43,6 +44,13 @@ from .multimodal import (
     local_global_nce,
     similarity_distillation,
     symile_loss,
+)
+from .redundancy import (
+    barlow_twins_loss,
+    barlow_twins_terms,
+    cross_correlation,
+    vicreg_loss,
+    vicreg_terms,
 )
 from .weighted import cacr_loss
 
@@ -67,6 +75,7 @@ __all__ = [
     "global_contrast",
     "mlcd_loss",
     "swav_loss",
+    "swav_multicrop_loss",
     "centroid_nce",
     "centred_distillation",
     "slot_contrast_loss",
@@ -74,4 +83,9 @@ __all__ = [
     "itc_distill_loss",
     "cmcl_loss",
     "local_global_nce",
+    "barlow_twins_loss",
+    "barlow_twins_terms",
+    "cross_correlation",
+    "vicreg_loss",
+    "vicreg_terms",
 ]

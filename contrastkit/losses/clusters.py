@@ -18,6 +18,7 @@ from ..utils import check_matrix, check_temperature
 __all__ = [
     "mlcd_loss",
     "swav_loss",
+    "swav_multicrop_loss",
     "centroid_nce",
     "centred_distillation",
     "slot_contrast_loss",
@@ -150,6 +151,82 @@ def swav_loss(
         + (q1 * F.log_softmax(s2 / temperature, dim=1)).sum(1)
     )
     return loss.mean().to(dtype)
+
+
+def swav_multicrop_loss(
+    crops: Tensor,
+    prototypes: Tensor,
+    n_global: int = 2,
+    temperature: float = 0.1,
+    eps: float = 0.05,
+    iters: int = 3,
+) -> Tensor:
+    """SwAV with multi-crop: every crop predicts the code of every *other* global crop.
+
+    Reference: Mathilde Caron et al., "Unsupervised Learning of Visual Features by Contrasting
+    Cluster Assignments", NeurIPS 2020, https://arxiv.org/abs/2006.09882 (sec. 3.2, Eq. 6).
+
+    Codes come from the ``G = n_global`` full-resolution crops only (``q_g = sinkhorn(s_g)``,
+    no gradient); all ``V`` crops, the low-resolution local ones included, predict them::
+
+        loss = mean_{g < G} mean_{v != g} [ -mean_i sum_k q_g,ik log softmax_k(s_v,i / t) ]
+
+    With ``V = G = 2`` this is :func:`swav_loss`. Predictions are ``log_softmax`` on ``s / t``
+    and codes come from the log-space Sinkhorn, so ``t = 0.01`` does not overflow.
+
+    Args:
+        crops: ``(V, N, D)`` embeddings of ``V`` crops of the same ``N`` samples, the global
+            crops first (a list of ``(N, D)`` tensors is stacked).
+        prototypes: ``(K, D)`` prototype vectors (normalised inside).
+        n_global: ``G``, how many leading crops are global (give codes); ``1 <= G <= V``,
+            ``V >= 2``. 2 in SwAV.
+        temperature: ``t > 0`` of the prediction softmax (0.1 in SwAV).
+        eps: Sinkhorn's entropic regularisation ``> 0`` (0.05 in SwAV).
+        iters: Sinkhorn iterations (3 in SwAV).
+
+    Returns:
+        The scalar loss, in the dtype of ``crops`` (computed in float32 or wider).
+
+    Raises:
+        ValueError: bad temperature, ``crops`` not ``(V, N, D)`` with ``V >= 2``, ``n_global``
+            out of range, prototypes of another ``D``, NaN inputs.
+        TypeError: non-tensor inputs.
+
+    Example:
+        >>> crops, c = torch.randn(6, 64, 16), torch.randn(10, 16)   # 2 global + 4 local crops
+        >>> loss = swav_multicrop_loss(crops, c, n_global=2, temperature=0.1)
+    """
+    check_temperature(temperature)
+    if isinstance(crops, (list, tuple)):
+        if not all(isinstance(z, Tensor) for z in crops):
+            raise TypeError("crops must be a Tensor (V, N, D) or a list of (N, D) tensors")
+        crops = torch.stack(list(crops))
+    if not isinstance(crops, Tensor):
+        raise TypeError(f"crops must be a Tensor (V, N, D), got {type(crops).__name__}")
+    if crops.ndim != 3 or crops.shape[0] < 2 or crops.shape[1] < 1:
+        raise ValueError(f"crops must be (V, N, D) with V >= 2, got {tuple(crops.shape)}")
+    check_matrix(prototypes, "prototypes")
+    if prototypes.shape[1] != crops.shape[2]:
+        raise ValueError(
+            f"prototypes must be (K, {crops.shape[2]}) like crops' D, got {tuple(prototypes.shape)}"
+        )
+    v = crops.shape[0]
+    if isinstance(n_global, bool) or not isinstance(n_global, int) or not 1 <= n_global <= v:
+        raise ValueError(
+            f"n_global must be an int in [1, {v}] (crops has V = {v}), got {n_global!r}"
+        )
+    for name, t in (("crops", crops), ("prototypes", prototypes)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} must be finite (got NaN or inf)")
+    dtype = crops.dtype
+    wide = torch.promote_types(dtype, torch.float32)
+    c = F.normalize(prototypes.to(wide), dim=1)
+    s = F.normalize(crops.to(wide), dim=2) @ c.T  # (V, N, K)
+    with torch.no_grad():
+        q = sinkhorn(s[:n_global].detach(), eps, iters)  # (G, N, K), one problem per crop
+    log_p = F.log_softmax(s / temperature, dim=2)  # (V, N, K)
+    terms = [-(q[g] * log_p[j]).sum(1).mean() for g in range(n_global) for j in range(v) if j != g]
+    return (torch.stack(terms).mean()).to(dtype)
 
 
 def centroid_nce(h: Tensor, centroids: Tensor, target: Tensor, temperature: float = 0.1) -> Tensor:
