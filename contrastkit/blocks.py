@@ -15,7 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MomentumEncoder", "Queue", "patchify", "random_masking", "unpatchify"]
+__all__ = [
+    "MomentumEncoder",
+    "Queue",
+    "patchify",
+    "random_masking",
+    "sincos_positions",
+    "unpatchify",
+]
 
 
 class MomentumEncoder(nn.Module):
@@ -145,3 +152,32 @@ def random_masking(
     mask = torch.ones(n, tokens, dtype=torch.bool)
     mask[torch.arange(n)[:, None], keep] = False
     return keep.to(device), mask.to(device)
+
+
+def sincos_positions(side: int, dim: int) -> Tensor:
+    """Fixed 2-D sine-cosine position codes for a ``side x side`` grid of patches (MAE's choice).
+
+    Half of the ``dim`` channels encode the patch's row, half its column; each half is
+    ``[sin(pos * w_k), cos(pos * w_k)]`` over ``dim / 4`` frequencies
+    ``w_k = 10000^(-k / (dim/4))``.
+    Fixed codes give every token its place from the first step (no position has to be learnt
+    from masked data) and let a decoder address a hidden patch it never saw.
+
+    Returns:
+        ``(side * side, dim)`` float32, rows in :func:`patchify`'s (row-major) order.
+
+    Raises:
+        ValueError: ``side < 1`` or ``dim`` not a positive multiple of 4 (named).
+    """
+    if side < 1:
+        raise ValueError(f"side must be >= 1, got {side}")
+    if dim < 4 or dim % 4:
+        raise ValueError(f"dim must be a positive multiple of 4, got {dim}")
+    quarter = dim // 4
+    freq = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)  # (dim/4,)
+    pos = torch.arange(side, dtype=torch.float64)
+    angles = pos[:, None] * freq[None]  # (side, dim/4)
+    code = torch.cat([angles.sin(), angles.cos()], dim=1)  # (side, dim/2) for one axis
+    rows = code[:, None, :].expand(side, side, dim // 2)  # the row's code, for every column
+    cols = code[None, :, :].expand(side, side, dim // 2)
+    return torch.cat([rows, cols], dim=2).reshape(side * side, dim).float()
