@@ -11,7 +11,7 @@ language modelling. Web captions are noisy: a caption may not describe its image
 the one-hot ITC target punishes the model for being right. Momentum distillation (MoD) mixes
 in the soft similarities of an exponential-moving-average copy of the model::
 
-    s_ij   = cos(g_v(v_i), g_t(t_j)) / t                      online model
+    s_ij   = cos(g_v(v_i), g_t(t_j)) / t                      online model, both sides
     s^m_ij = the same with the momentum model                 theta_m <- m theta_m + (1-m) theta
     y_i2t  = alpha softmax(s^m_i.) + (1 - alpha) onehot(i)    (and y_t2i with s^m transposed)
     L_itc  = ( H(y_i2t, softmax(s_i.)) + H(y_t2i, softmax(s_.i)) ) / 2
@@ -21,9 +21,11 @@ in the soft similarities of an exponential-moving-average copy of the model::
 
 Scaled down, and why: only the alignment stage (ITC with MoD) is kept, since the claim tested
 here is about retrieval from the aligned unimodal embeddings; the fusion encoder, ITM with hard
-negatives and MLM are left out. No queue of 65,536 momentum features: in-batch candidates only
-(batch 128). Encoders are ``SmallConvNet`` and the ``clip.TextEncoder`` bag of words instead of
-a ViT-B/16 and BERT; momentum 0.99 instead of 0.995 for the short runs.
+negatives and MLM are left out. The paper's s(I, T) scores the online model's embeddings (queries)
+against the momentum encoder's (keys), drawn from queues of 65,536 momentum features; here s_ij is
+online against online over the batch's candidates (batch 128), as in CLIP, and only the soft
+targets use the momentum model. Encoders are ``SmallConvNet`` and the ``clip.TextEncoder`` bag
+of words instead of a ViT-B/16 and BERT; momentum 0.99 instead of 0.995 for the short runs.
 """
 
 from __future__ import annotations

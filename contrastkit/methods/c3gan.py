@@ -30,7 +30,7 @@ The generator's adversarial term is computed through a copy of ``D`` with detach
 detached fake. ``L_info`` is cooperative (both players lower it) and flows to both.
 
 Scaled down: scikit-learn's 8x8 digits (10 codes, coarse classes: nothing is fine-grained at
-8 px) and MLP players (64-d noise + code -> 128 -> 256 -> 64 px; 64 -> 256 -> 256 trunk)
+8 px) and MLP players (16-d noise + code -> 128 -> 256 -> 64 px; 64 -> 256 -> 256 trunk)
 instead of the paper's background/foreground/mask generator on 128-px birds, cars and dogs; no
 affine perturbation of the foreground, no FID; Adam with one learning rate for both players;
 a few hundred to a few thousand steps.

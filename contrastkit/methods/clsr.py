@@ -18,7 +18,7 @@ fixed. CLSR adds three things:
 
 The paper adapts the temperature with "semantic guidance"; its exact form is not public, so
 here the temperature is a learned scalar (CLIP's parametrisation, clamped at 1/t <= 100). That
-is an inference from the abstract, not the paper's stated form (card 23).
+is an inference from the abstract, not the paper's stated form.
 
 Scaled down: the audio is ``make_multimodal``'s 64-sample tone (pitch = shape class, rhythm =
 size, Gaussian noise) as a 9 x 17 log-spectrogram encoded by a two-layer MLP instead of a
@@ -236,7 +236,7 @@ def cross_modal_cosine(z: Tensor, groups: Tensor) -> dict[str, float]:
 
     Returns:
         ``{"same", "different", "nn_same"}``: the mean cosine between items of the same group
-        and of different groups (the card's measure: lower ``different`` = further apart), and
+        and of different groups (lower ``different`` = further apart), and
         the fraction of items whose nearest other item is of their group (leave-one-out 1-NN).
     """
     z = F.normalize(z.float(), dim=1)

@@ -18,8 +18,8 @@ contrastive term treats two draws from one image's posterior as the positive pai
 of the batch as negatives, so no augmentation is needed: it spreads the codes over directions
 (global angular structure) while the decoder keeps them informative about the pixels.
 
-Assumptions (the card could not read the paper's equations): the contrastive term's exact form
-(positives from two posterior draws, NT-Xent on the codes) is the card's reading of the
+Assumptions (written from the papers' abstracts, not their equations): the contrastive term's
+exact form (positives from two posterior draws, NT-Xent on the codes) is our reading of the
 abstracts; the posterior's ``sigma`` is kept above ``sigma_min`` because A-MIM's
 ``+log q`` is unbounded for a continuous Gaussian. "Informative embeddings" are taken as the
 code ``mu(x)`` concatenated with the decoder's hidden activations at ``z = mu(x)``, read out

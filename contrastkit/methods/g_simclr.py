@@ -22,7 +22,7 @@ Scaled down: the paper's conv DAE on CIFAR-10 becomes an MLP DAE on 8x8 digits; 
 sorting the whole data set by within-cluster rank (the code's fixed order), every step draws a
 random pool of ``pool * B`` images and takes them round-robin over the pseudo-classes (one of
 each, then a second of each if fewer than ``B`` pseudo-classes turned up, ...) — the per-batch
-stratified sampler the card calls a cleaner variant.
+stratified sampler, a cleaner variant of the code's fixed order.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class DenoisingAutoencoder(nn.Module):
     """MLP denoising autoencoder: ``x + noise -> latent -> x``; the latent gives pseudo-labels.
 
     Args:
-        in_dim: flattened input size (64 for 8x8 digits). latent: code size (16 in the card).
+        in_dim: flattened input size (64 for 8x8 digits). latent: code size (16 in the notebook).
         hidden: width of the one hidden layer on each side. noise: std of the Gaussian noise.
     """
 

@@ -26,7 +26,7 @@ GPC alternates, EM-style:
 Scaled down: scikit-learn's 8x8 ``digits`` (classes 0-4 known, half of them labelled; 5-9
 novel) and an MLP 64-128-32 instead of ImageNet/CUB and a DINO ViT-B (at quick-mode budgets the
 ``shapes`` features cluster at ~0.35 accuracy, too poor for a clustering claim); diagonal
-covariances in a 16-d PCA of the features instead of full ones in 768-d (the card's
+covariances in a 16-d PCA of the features instead of full ones in 768-d (a
 simplification), one covariance shared by all components in the E-step, deterministic
 acceptance (H > 1) instead of MH draws with probability 0.1, a handful of EM rounds, and the
 prior's variance taken from the labelled classes, at the scale where split/merge recovers the

@@ -201,7 +201,8 @@ class Hallucinator(Method):
 
 @torch.no_grad()
 def hardness(q: Tensor, k: Tensor, h: Tensor) -> dict[str, float]:
-    """Mean cosines to the key: ``{"cos_qk", "cos_hk", "cos_hq"}`` (the card's check: hk < qk).
+    """Mean cosines to the key: ``{"cos_qk", "cos_hk", "cos_hq"}`` (the paper's intent: hk < qk;
+    a jointly trained generator gives hk > qk at toy scale).
 
     Args:
         q, k, h: ``(N, D)`` queries, their keys and their hallucinations.

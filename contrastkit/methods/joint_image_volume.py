@@ -24,14 +24,15 @@ where SwAV is the swapped prediction of Sinkhorn-equipartitioned codes
 0)`` it is 2-D SwAV on slices alone (the paper's 2-D baseline); a volume is then summarised
 by the mean of its slice embeddings (:meth:`JointImageVolume.embed_volume_mean`).
 
-Scaled down: a three-stage 16-32-64 ConvNet on 12-px slices instead of a ResNet-50 on
-128-px slices (64 per volume); one transformer layer of width 64 with standard attention
-instead of a deformable-attention encoder-decoder (d_model 640, 4 layers); the encoder,
-transformer and both heads trained jointly from scratch in one run instead of a frozen 2-D
-stage followed by a 3-D stage (at toy scale the slice encoder must also learn what the 3-D
-task needs: where the object is); 16-32 prototypes instead of 3,000; Adam, a few hundred
-steps. Volume views shift the whole volume by up to 2 px, rescale the intensity and add noise;
-they never flip or reorder slices (the order carries the volume's class).
+Scaled down: a small slice encoder on 12-px slices (the notebook: an MLP 144-256-64, which
+keeps where the object is; a globally pooled ConvNet such as ``SmallConvNet(1, (16, 32, 64))``
+forgets it) instead of a ResNet-50 on 128-px slices (64 per volume); one transformer layer of
+width 64 with standard attention instead of a deformable-attention encoder-decoder (d_model
+640, 4 layers); the encoder, transformer and both heads trained jointly from scratch in one run
+instead of a frozen 2-D stage followed by a 3-D stage (at toy scale the slice encoder must also
+learn what the 3-D task needs: where the object is); 16-32 prototypes instead of 3,000; Adam, a
+few hundred steps. Volume views shift the whole volume by up to 2 px, rescale the intensity and
+add noise; they never flip or reorder slices (the order carries the volume's class).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class JointImageVolume(Method):
         n_prototypes_2d, n_prototypes_3d: SwAV prototypes of the two levels.
         temperature: SwAV's prediction temperature (0.1). eps: Sinkhorn's (0.05).
         mask_ratio: fraction of slices masked for the embedding prediction (0.1 in the code,
-            0.25 on the card; a volume of 12 slices masks 3).
+            0.25 here; a volume of 12 slices masks 3).
         weights: ``(w_2D, w_3D, w_mask)``; ``(1, 0, 0)`` is the 2-D-only baseline.
         max_shift, noise: the volume views' shift (px) and noise std.
 

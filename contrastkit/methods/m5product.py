@@ -148,7 +148,7 @@ def corrupt_entries(
     seed: int = 0,
     vocab_size: int | None = None,
 ) -> tuple[dict[str, Tensor], Tensor]:
-    """Replace one present modality of a ``fraction`` of rows by noise (the card's corruption).
+    """Replace one present modality of a ``fraction`` of rows by noise (the notebook's corruption).
 
     Float modalities get Gaussian noise with the modality's mean and std; token ids get random
     non-padding ids below ``vocab_size`` (their padding kept).

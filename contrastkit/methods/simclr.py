@@ -9,8 +9,16 @@ https://arxiv.org/abs/2002.05709.
     z = g(h)                           projection head (thrown away after training)
     loss = NT-Xent(z1, z2; t)          each view must pick its partner among 2N - 1 candidates
 
+The encoder learns to ignore only what the augmentation changes between the two views. The
+default ``"simclr"`` preset (the paper's CIFAR-10 recipe) changes position and scale a lot but
+colour only a little (hue at most 0.1 of a turn, grey in 20% of views): on ``shapes``, whose
+object and background colours are random per image, colour stays a shortcut for matching views
+and the gain over raw pixels stays modest. ``augment="shapes"`` (any hue, grey in half the views)
+removes that shortcut.
+
 Scaled down: a 16-32-64-128 ConvNet instead of ResNet-50, batch 256 instead of 4,096, a few
-hundred steps with Adam instead of LARS for hundreds of epochs.
+hundred steps with Adam instead of LARS for hundreds of epochs, a 2-layer projection head to 64
+dimensions instead of 2,048 -> 128.
 """
 
 from __future__ import annotations

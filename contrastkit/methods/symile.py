@@ -21,7 +21,7 @@ turn and keep the best-scoring one: ``argmax_k MIP(r_others, r_m(candidate_k))``
 ``argmax_k sum_{pairs with m} r_other . r_m(candidate_k)`` for pairwise CLIP.
 
 Scaled down: nothing for the XOR experiment (linear encoders R^5 -> R^16, batch 1,000 and AdamW
-at lr 0.1 are the paper's); fewer epochs (15 instead of 100, where the card measured the same
+at lr 0.1 are the paper's); fewer epochs (15 instead of 100, where we measured the same
 accuracies) and 3 switch probabilities instead of 11 in quick mode. The paper's image, text
 and audio encoders (CLIP, XLM-RoBERTa, Whisper) are replaced by whatever small modules the
 caller passes.

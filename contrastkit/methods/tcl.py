@@ -18,8 +18,8 @@ another view v' (``a``: image, ``b``: caption, ``m``: teacher, all normalised)::
 
 ``w_imc = w_lmi = 0`` is plain ITC (CLIP's loss) with the same encoders and augmentation.
 
-Scaled down, and why: the card allows quick mode to drop ALBEF's fusion encoder, ITM, MLM and
-momentum distillation, and they are dropped: the claim is about the unimodal embeddings. No
+Scaled down, and why: ALBEF's fusion encoder, ITM, MLM and momentum distillation are
+dropped: the claim is about the unimodal embeddings. No
 queue of 65,536 (in-batch negatives, batch 128). CMA is student-student, not student-teacher.
 Encoders are a ``SmallConvNet`` (its last feature map gives the patches) and the
 ``clip.TextEncoder`` bag of words (its word embeddings are the tokens) instead of ViT-B/16 and

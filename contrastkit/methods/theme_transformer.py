@@ -28,12 +28,12 @@ conditions on a *theme* that must recur. Two stages:
 
 Scaled down: monophonic pitch tokens (24 pitches, 8-note segments, a fixed ``A B A' C A''``
 form; see ``contrastkit.data.synthetic.make_theme_songs``) instead of polyphonic REMI events;
-segments are cut at known boundaries (no bar detection); a 2-layer Conv1d segment encoder;
-k-means (``contrastkit.prototypes.kmeans``) instead of DBSCAN; 2-layer encoder and decoder of
-width 64 instead of 6 layers of 256-512; the gate comes from the (known, fixed) form at both
-training and generation time, where the paper generates theme start/end events and reads the
-gate from them; an index-within-the-occurrence embedding stands in for the theme-aligned
-positional encoding.
+segments are cut at known boundaries (no bar detection); a 2-layer Conv2d piano-roll segment
+encoder with a max over pitch; k-means (``contrastkit.prototypes.kmeans``) instead of DBSCAN;
+2-layer encoder and decoder of width 64 instead of 6 layers of 256-512; the gate comes from the
+(known, fixed) form at both training and generation time, where the paper generates theme
+start/end events and reads the gate from them; an index-within-the-occurrence embedding stands
+in for the theme-aligned positional encoding.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def occurrences(tokens: Tensor, theme: Tensor, max_distance: int = 2) -> Tensor:
 
     A window of ``len(theme)`` notes is an occurrence when, at its best transposition, at most
     ``max_distance`` notes differ from the theme (a transposition-invariant Hamming distance;
-    the card's edit distance, specialised to substitutions, the only edits our variations
+    an edit distance specialised to substitutions, the only edits our variations
     make). Occurrences are taken greedily from the left, without overlap; the result marks
     the notes they cover (for a piano roll), and :func:`recurrences` counts them.
 

@@ -16,8 +16,10 @@ two objectives, switched per example by the generation ratio ``alpha``:
     L_LM  = - sum_t log p(w_t | w_<t, h)                           generation examples only
     L = L_MAE + lambda * L_LM,     lambda = 0.5, alpha = 0.5 (the repo's config)
 
-``alpha = 0`` is V-Cond (language only as a conditioning input), ``alpha > 0`` is V-Dual /
-V-Gen; ``language=False`` drops the caption entirely, which is MAE / MVP, the paper's baseline.
+With two-frame clips, ``alpha = 0`` (language only as a conditioning input) is the paper's
+V-Dual and ``alpha = 0.5`` its V-Gen; the paper's V-Cond is the single-frame model conditioned on
+language (``alpha = 0`` on one frame). ``language=False`` drops the caption entirely, which is
+MAE / MVP, the paper's baseline.
 The representation used downstream is the encoder on *all* patches of both frames, with no
 caption (the probes must not read the answer from the instruction): the mean token of each frame,
 concatenated (``embed``), or the patch tokens themselves (``patch_tokens``).
@@ -26,7 +28,7 @@ The contrastive baseline is the library's :class:`~contrastkit.methods.clip.CLIP
 video encoder (``VideoViT``) and the bag-of-words ``TextEncoder``: clip-level InfoNCE between the
 two-frame clip and its instruction (the role R3M's video-language contrast plays in the paper).
 
-Assumptions: the card's reading of the repo is that reconstruction is applied to every example
+Assumptions: our reading of the repo is that reconstruction is applied to every example
 and language modelling only to the generation ones; we follow it. The reconstruction target is
 raw pixels (``norm_pix=False``): with plain backgrounds and pixel noise, per-patch
 standardisation (MAE's best setting on natural images) would turn background patches into pure
@@ -166,7 +168,8 @@ class Voltron(Method):
         vocab_size, max_words: the caption vocabulary and length (``RobotClips.vocab``).
         language: False gives MAE (no caption anywhere; ``alpha`` and ``lm_weight`` unused).
         alpha: the generation ratio: the share of examples whose caption is withheld from the
-            encoder and generated instead (0: V-Cond; 0.5: the paper's V-Dual default).
+            encoder and generated instead (with two-frame clips, 0: the paper's V-Dual;
+            0.5: its V-Gen, the default; V-Cond is the single-frame model with 0).
         mask_ratio: hidden share of the patches (0.75). lm_weight: ``lambda`` (0.5).
         norm_pix: standardise the target patches (see the module docstring).
         image_size, patch, frames, dim, depth, heads: the ``VideoViT``'s.

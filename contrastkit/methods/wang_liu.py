@@ -25,7 +25,7 @@ tolerant ``t``::
 Measured with uniformity ``-L_unif = -log E exp(-2 ||f(x) - f(y)||^2)`` (higher = more uniform)
 and tolerance, the mean cosine of same-class pairs (higher = classes kept together).
 
-Scaled down (card 11 of the reading list): scikit-learn's 8x8 digits, standardised per pixel,
+Scaled down: scikit-learn's 8x8 digits, standardised per pixel,
 1,400 train / 397 test; an MLP 64-256-256-32 ending in ``BatchNorm1d(affine=False)`` instead of
 a ResNet-18 (without that BatchNorm the hard losses stay collapsed at this scale); in-batch
 SimCLR negatives (batch 256, 510 negatives) instead of an NPID memory bank; Adam 1e-3 for
@@ -141,7 +141,7 @@ class WangLiu(Method):
 
 
 def digits_mlp(out_dim: int = 32, hidden: Sequence[int] = (256, 256)) -> nn.Module:
-    """Card 11's encoder: MLP 64-256-256-out_dim ending in ``BatchNorm1d(affine=False)``."""
+    """The toy encoder: MLP 64-256-256-out_dim ending in ``BatchNorm1d(affine=False)``."""
     return MLP(64, hidden, out_dim, out_bn=True)
 
 
