@@ -79,7 +79,7 @@ PRESETS: dict[str, AugmentConfig] = {
     # the silhouette in the view. At 16 px, 200 SimCLR steps reach kNN ~0.55 with it against
     # ~0.32 with "simclr" (raw pixels ~0.34; seed 0, 9,000 images).
     "shapes": AugmentConfig(crop_scale=(0.4, 1.0), hue=0.5, grayscale=0.5),
-    # Card 11's digits recipe: +-1 px shift, intensity x U(0.8, 1.2), 15% pixel dropout, noise.
+    # The wang_liu digits recipe: +-1 px shift, intensity x U(0.8, 1.2), 15% pixel dropout, noise.
     "digits": AugmentConfig(
         crop_scale=None,
         flip=0.0,

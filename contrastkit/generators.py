@@ -17,9 +17,9 @@ level does well. Everything is seeded with a CPU generator: the same tensors on 
 
 Used by two methods (never copied):
 
-* ``adainf`` (card 24): real data from the generator, and "generated data" from a deliberately
+* ``adainf``: real data from the generator, and "generated data" from a deliberately
   imperfect copy of it (:meth:`LatentLevelsGenerator.degraded`: classes mixed, weights off);
-* ``mlvgm_views`` (card 27): positive views made by keeping the global levels of an anchor and
+* ``mlvgm_views``: positive views made by keeping the global levels of an anchor and
   redrawing the others (:meth:`LatentLevelsGenerator.resample`).
 
 :func:`vector_augment` is the usual augmentation for such vectors (noise and feature masking

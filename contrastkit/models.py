@@ -32,7 +32,7 @@ class MLP(nn.Module):
         in_dim: input features (images are flattened).
         hidden: widths of the hidden layers.
         out_dim: output features.
-        out_bn: end with ``BatchNorm1d(affine=False)``. Card 11's digits pilot needs this for
+        out_bn: end with ``BatchNorm1d(affine=False)``. The wang_liu digits run needs this for
             the hard losses: without it they stay collapsed.
     """
 

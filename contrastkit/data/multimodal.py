@@ -39,7 +39,7 @@ Corruptions a real multimodal set has, each recorded:
   clients: small alpha, few classes per client); ``client_modalities`` lists the modalities
   each client holds (the rest are masked), for heterogeneous federated set-ups.
 
-``make_robot_clips``: Voltron's toy "robot" data (card 53): two-frame clips of a grey hand
+``make_robot_clips``: Voltron's toy "robot" data: two-frame clips of a grey hand
 pushing a coloured shape, with the instruction ("push the red square left") as tokens, and the
 ground truth (action, shape, colour, the object's position and mask in each frame).
 

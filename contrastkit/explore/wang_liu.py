@@ -230,7 +230,7 @@ def summarise(results: Sequence[Mapping], metrics: Sequence[str] | None = None):
 
 
 #: The paper's Table 1: linear accuracy (%), -L_unif and tolerance. C = contrastive at tau,
-#: H = hard contrastive at tau. Read from the paper's text (card 11).
+#: H = hard contrastive at tau. Read from the paper's text.
 # fmt: off
 PAPER_TABLE1: dict[str, dict[str, dict[str, float]]] = {
     "CIFAR-10": {

@@ -20,7 +20,7 @@ def mim_loss(
     """A-MIM's loss for a Gaussian encoder and decoder, per image, averaged over the batch.
 
     Reference: Micha Livne, Kevin Swersky, David J. Fleet, "MIM: Mutual Information Machine",
-    arXiv 2019, https://arxiv.org/abs/1910.03175 (the base of cMIM, card 38).
+    arXiv 2019, https://arxiv.org/abs/1910.03175 (the base of cMIM).
 
     ``loss = -1/2 [log p(x|z) + log N(z; 0, I) + log q(z|x)]`` for one draw ``z ~ q(z|x)``, with
     ``p(x|z) = N(x_rec, pixel_std^2 I)`` and ``q(z|x) = N(mu, sigma^2)``. Unlike the ELBO (which
@@ -69,7 +69,7 @@ def masked_reconstruction_loss(
 
     Reference: Kaiming He, Xinlei Chen, Saining Xie, Yanghao Li, Piotr Dollar, Ross Girshick,
     "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022,
-    https://arxiv.org/abs/2111.06377 (used by Voltron, card 53, for its reconstruction term).
+    https://arxiv.org/abs/2111.06377 (used by Voltron for its reconstruction term).
 
     ``loss = sum_{i,p} m_ip ||t_ip - pred_ip||^2 / (D sum_{i,p} m_ip)`` where ``t`` is the patch's
     pixels, standardised per patch when ``norm_pix`` (MAE's best setting): ``(t - mean) /
